@@ -1,0 +1,179 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/factory-wager/edgeconf/config"
+)
+
+// Exit codes, the same for every command.
+const (
+	exitOK     = 0 // success
+	exitFailed = 1 // the job failed: invalid config, failed deploy, unhealthy
+	exitUsage  = 2 // usage error: bad flag or argument, missing file
+)
+
+// deps is everything a command takes from the process, so tests can run
+// commands in-process with their own streams, environment and clock.
+type deps struct {
+	Stdin      io.Reader
+	Stdout     io.Writer
+	Stderr     io.Writer
+	LookupEnv  func(string) (string, bool)
+	Now        func() time.Time
+	IsTerminal func(w any) bool
+}
+
+// exitError carries an exit code and, optionally, a message for stderr.
+type exitError struct {
+	code int
+	err  error // nil: the command already said what went wrong
+}
+
+func (e *exitError) Error() string {
+	if e.err == nil {
+		return fmt.Sprintf("exit status %d", e.code)
+	}
+	return e.err.Error()
+}
+
+func (e *exitError) Unwrap() error { return e.err }
+
+func usageErrorf(format string, args ...any) error {
+	return &exitError{code: exitUsage, err: fmt.Errorf(format, args...)}
+}
+
+// run executes the command line and returns the process exit code.
+func run(d *deps, args []string) int {
+	root := newRootCmd(d)
+	root.SetArgs(args)
+	err := root.Execute()
+	if err == nil {
+		return exitOK
+	}
+	code := exitFailed
+	var ee *exitError
+	switch {
+	case errors.As(err, &ee):
+		code = ee.code
+		err = ee.err
+	case isCobraUsageError(err):
+		code = exitUsage
+	}
+	if err != nil {
+		fmt.Fprintf(d.Stderr, "edgeconf: %v\n", err)
+		if code == exitUsage {
+			fmt.Fprintln(d.Stderr, "Run 'edgeconf --help' for usage.")
+		}
+	}
+	return code
+}
+
+// isCobraUsageError recognises the errors cobra returns for unknown
+// commands, which it does not type.
+func isCobraUsageError(err error) bool {
+	msg := err.Error()
+	return strings.HasPrefix(msg, "unknown command") || strings.HasPrefix(msg, "unknown flag") ||
+		strings.HasPrefix(msg, "unknown shorthand flag") || strings.Contains(msg, "flag needs an argument") ||
+		strings.HasPrefix(msg, "invalid argument")
+}
+
+// globalOptions are the flags every command shares.
+type globalOptions struct {
+	ConfigPath string
+	Env        string
+}
+
+func newRootCmd(d *deps) *cobra.Command {
+	g := &globalOptions{}
+	root := &cobra.Command{
+		Use:   "edgeconf",
+		Short: "Configure, check and deploy the Quantum Terminal Dashboard on Cloudflare Workers",
+		Long: `edgeconf manages cloudflare-config.yaml: it validates it into a report CI can
+gate on, shows effective values and where they came from, and prints a JSON
+Schema for editors.
+
+The configuration is read from -c/--config, else $EDGECONF_CONFIG, else
+./cloudflare-config.yaml. ${VAR} and ${VAR:-default} are expanded from the
+environment and from a .env file beside the configuration.
+
+Exit codes: 0 success, 1 the job failed (e.g. invalid config), 2 usage error.`,
+		SilenceUsage:  true,
+		SilenceErrors: true,
+		Args:          cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return cmd.Help()
+		},
+	}
+	root.SetIn(d.Stdin)
+	root.SetOut(d.Stdout)
+	root.SetErr(d.Stderr)
+	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error {
+		return &exitError{code: exitUsage, err: err}
+	})
+	root.PersistentFlags().StringVarP(&g.ConfigPath, "config", "c", "", "configuration file (default $EDGECONF_CONFIG, else ./cloudflare-config.yaml)")
+	root.PersistentFlags().StringVar(&g.Env, "env", "", "merge cloudflare.environments.ENV over the base configuration")
+	root.CompletionOptions.HiddenDefaultCmd = true
+
+	root.AddCommand(
+		newValidateCmd(d, g, nil),
+		newGetCmd(d, g, nil),
+		newSchemaCmd(d, nil),
+	)
+	return root
+}
+
+// configPath resolves which file to read: the flag, then EDGECONF_CONFIG,
+// then ./cloudflare-config.yaml.
+func (g *globalOptions) configPath(d *deps) string {
+	if g.ConfigPath != "" {
+		return g.ConfigPath
+	}
+	if p, ok := d.LookupEnv("EDGECONF_CONFIG"); ok && p != "" {
+		return p
+	}
+	return config.DefaultFile
+}
+
+// load reads the configuration. A missing file or an unknown environment
+// is a usage error; load problems come back in the document, with err nil,
+// for the caller to report.
+func (g *globalOptions) load(d *deps) (*config.Document, error) {
+	path := g.configPath(d)
+	doc, err := config.Load(path, config.LoadOptions{Env: g.Env, LookupEnv: d.LookupEnv})
+	var problems config.Problems
+	switch {
+	case err == nil, errors.As(err, &problems):
+		return doc, nil
+	case errors.Is(err, fs.ErrNotExist):
+		return nil, usageErrorf("%s: no such file (pass -c FILE or set EDGECONF_CONFIG)", path)
+	case errors.Is(err, config.ErrUnknownEnvironment):
+		return nil, &exitError{code: exitUsage, err: err}
+	}
+	return nil, &exitError{code: exitUsage, err: err}
+}
+
+// usageArgs turns cobra's argument-count errors into usage errors.
+func usageArgs(v cobra.PositionalArgs) cobra.PositionalArgs {
+	return func(cmd *cobra.Command, args []string) error {
+		if err := v(cmd, args); err != nil {
+			return &exitError{code: exitUsage, err: err}
+		}
+		return nil
+	}
+}
+
+// wantColor reports whether w is a terminal and NO_COLOR is unset.
+func wantColor(d *deps, w io.Writer) bool {
+	if _, set := d.LookupEnv("NO_COLOR"); set {
+		return false
+	}
+	return d.IsTerminal != nil && d.IsTerminal(w)
+}

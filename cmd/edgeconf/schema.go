@@ -1,0 +1,32 @@
+package main
+
+import (
+	"github.com/spf13/cobra"
+
+	"github.com/factory-wager/edgeconf/config"
+)
+
+func newSchemaCmd(d *deps, runF func() error) *cobra.Command {
+	return &cobra.Command{
+		Use:   "schema",
+		Short: "Print the JSON Schema of cloudflare-config.yaml",
+		Long: `Schema prints a JSON Schema (draft 2020-12) of the configuration file,
+generated from edgeconf's types. Editors that speak the YAML language server
+protocol use it when the file starts with
+
+  # yaml-language-server: $schema=./schema/cloudflare-config.schema.json`,
+		Example: `  edgeconf schema > schema/cloudflare-config.schema.json`,
+		Args:    usageArgs(cobra.NoArgs),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if runF != nil {
+				return runF()
+			}
+			out, err := config.JSONSchema()
+			if err != nil {
+				return err
+			}
+			_, err = d.Stdout.Write(out)
+			return err
+		},
+	}
+}

@@ -1,0 +1,106 @@
+package config
+
+import (
+	"strconv"
+	"strings"
+
+	"go.yaml.in/yaml/v3"
+)
+
+// interpolate expands ${VAR} and ${VAR:-default} in every scalar value of
+// the tree (keys are left alone). "$$" stands for a literal "$". A plain
+// scalar that changed is re-typed, so "port: ${PORT:-8091}" is a number.
+func (l *loader) interpolate(n *yaml.Node, path string) {
+	switch n.Kind {
+	case yaml.MappingNode:
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			l.interpolate(n.Content[i+1], joinPath(path, n.Content[i].Value))
+		}
+	case yaml.SequenceNode:
+		for i, ch := range n.Content {
+			l.interpolate(ch, path+"["+strconv.Itoa(i)+"]")
+		}
+	case yaml.ScalarNode:
+		if !strings.Contains(n.Value, "$") {
+			return
+		}
+		out, problems := expandVars(n.Value, l.lookup)
+		for _, msg := range problems {
+			l.add(problemf(SeverityInvalid, "env-var", path, l.pos(n), "%s", msg))
+		}
+		if out != n.Value {
+			n.Value = out
+			if n.Style&(yaml.DoubleQuotedStyle|yaml.SingleQuotedStyle|yaml.LiteralStyle|yaml.FoldedStyle|yaml.TaggedStyle) == 0 {
+				n.Tag = "" // let the value's new text decide its type
+				if out == "" {
+					n.Tag = "!!str" // ${VAR:-} means an empty string, not "unset"
+				}
+			}
+		}
+	}
+}
+
+// expandVars replaces ${NAME} and ${NAME:-default} in s. It returns the
+// expanded text and a message for each reference it could not expand.
+// A default may itself not contain "}".
+func expandVars(s string, lookup func(string) (string, bool)) (string, []string) {
+	var b strings.Builder
+	var problems []string
+	for i := 0; i < len(s); {
+		c := s[i]
+		if c != '$' || i+1 >= len(s) {
+			b.WriteByte(c)
+			i++
+			continue
+		}
+		switch s[i+1] {
+		case '$':
+			b.WriteByte('$')
+			i += 2
+			continue
+		case '{':
+		default:
+			b.WriteByte(c)
+			i++
+			continue
+		}
+		end := strings.IndexByte(s[i+2:], '}')
+		if end < 0 {
+			problems = append(problems, "unterminated ${ (write $$ for a literal $)")
+			b.WriteString(s[i:])
+			break
+		}
+		expr := s[i+2 : i+2+end]
+		i += 2 + end + 1
+		name, def, hasDef := strings.Cut(expr, ":-")
+		if !validVarName(name) {
+			problems = append(problems, "${"+expr+"}: "+strconv.Quote(name)+" is not a variable name (letters, digits and _)")
+			continue
+		}
+		v, ok := lookup(name)
+		switch {
+		case ok && (v != "" || !hasDef):
+			b.WriteString(v)
+		case hasDef:
+			b.WriteString(def)
+		default:
+			problems = append(problems, "environment variable "+name+" is not set (set it, add it to .env, or write ${"+name+":-default})")
+		}
+	}
+	return b.String(), problems
+}
+
+func validVarName(s string) bool {
+	if s == "" {
+		return false
+	}
+	for i, r := range s {
+		switch {
+		case r == '_', r >= 'A' && r <= 'Z', r >= 'a' && r <= 'z':
+		case r >= '0' && r <= '9' && i > 0:
+		default:
+			return false
+		}
+	}
+	return true
+}
