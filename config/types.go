@@ -94,9 +94,9 @@ type AlertConfig struct {
 
 // DependencyConfig drives the dependency monitor.
 type DependencyConfig struct {
-	Enabled      bool                `yaml:"enabled" json:"enabled"`
+	Enabled      bool                 `yaml:"enabled" json:"enabled"`
 	Thresholds   DependencyThresholds `yaml:"thresholds" json:"thresholds"`
-	Integrations Integrations        `yaml:"integrations" json:"integrations"`
+	Integrations Integrations         `yaml:"integrations" json:"integrations"`
 }
 
 // DependencyThresholds are ages in seconds: refresh < warning < critical.
@@ -160,9 +160,9 @@ type CloudflareSettings struct {
 
 // WorkerConfig names the Worker script and its entry module.
 type WorkerConfig struct {
-	Name              string   `yaml:"name" json:"name,omitempty" jsonschema:"pattern=^[a-z0-9-]{1,63}$"`
-	Main              string   `yaml:"main" json:"main,omitempty"`
-	CompatibilityDate string   `yaml:"compatibilityDate" json:"compatibilityDate,omitempty" jsonschema:"format=date"`
+	Name               string   `yaml:"name" json:"name,omitempty" jsonschema:"pattern=^[a-z0-9-]{1,63}$"`
+	Main               string   `yaml:"main" json:"main,omitempty"`
+	CompatibilityDate  string   `yaml:"compatibilityDate" json:"compatibilityDate,omitempty" jsonschema:"format=date"`
 	CompatibilityFlags []string `yaml:"compatibilityFlags" json:"compatibilityFlags,omitempty"`
 }
 
