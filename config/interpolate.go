@@ -28,6 +28,9 @@ func (l *loader) interpolate(n *yaml.Node, path string) {
 		for _, msg := range problems {
 			l.add(problemf(SeverityInvalid, "env-var", path, l.pos(n), "%s", msg))
 		}
+		if len(problems) > 0 {
+			l.doc.broken[path] = true // its value is not what the author meant; judge nothing else on it
+		}
 		if out != n.Value {
 			n.Value = out
 			if n.Style&(yaml.DoubleQuotedStyle|yaml.SingleQuotedStyle|yaml.LiteralStyle|yaml.FoldedStyle|yaml.TaggedStyle) == 0 {

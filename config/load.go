@@ -198,6 +198,16 @@ func (l *loader) pos(n *yaml.Node) Position {
 	return Position{File: l.file, Line: n.Line, Column: n.Column}
 }
 
+// parserContextErrors are the yaml.v3 parser errors whose line is 0-based.
+var parserContextErrors = map[string]bool{
+	"did not find expected ',' or ']'":       true,
+	"did not find expected ',' or '}'":       true,
+	"did not find expected key":              true,
+	"did not find expected node content":     true,
+	"did not find expected '-' indicator":    true,
+	"did not find expected <document start>": true,
+}
+
 var yamlLineErr = regexp.MustCompile(`^yaml: (?:line (\d+): )?(.*)$`)
 
 func (l *loader) run(data []byte, env string) error {
@@ -280,6 +290,12 @@ func (l *loader) syntaxProblem(err error) Problem {
 	if m := yamlLineErr.FindStringSubmatch(msg); m != nil {
 		if m[1] != "" {
 			pos.Line, _ = strconv.Atoi(m[1])
+			if parserContextErrors[m[2]] {
+				// yaml.v3 reports these at the 0-based line where the
+				// enclosing collection starts; make it 1-based.
+				pos.Line++
+				m[2] += " (in the collection that starts on this line)"
+			}
 		}
 		msg = m[2]
 	}

@@ -307,7 +307,7 @@ func (v *validator) checkMonitoring() {
 		case a.Metric == "":
 			v.invalid("alert-metric", path+".metric", "metric is required; known metrics: %s", strings.Join(metricNames(), ", "))
 		case !known:
-			v.invalid("alert-metric", path+".metric", "unknown metric %q%s", a.Metric, suggest(a.Metric, metricNames()))
+			v.invalid("alert-metric", path+".metric", "unknown metric %q%s", a.Metric, suggest(a.Metric, metricNames(), "metrics"))
 		default:
 			if first, dup := seen[a.Metric]; dup {
 				v.warn("alert-duplicate", path+".metric", "%s is already watched by monitoring.alerts[%d]", a.Metric, first)
@@ -429,7 +429,7 @@ func (v *validator) checkCrossReferences() {
 			v.invalid("ref-source", path+".source", "%q is not KV, R2, D1 or DO (uppercase)", ref.Source)
 		}
 		if ref.Validator != "" && !contains(Validators, ref.Validator) {
-			v.invalid("ref-validator", path+".validator", "unknown validator %q%s", ref.Validator, suggest(ref.Validator, Validators))
+			v.invalid("ref-validator", path+".validator", "unknown validator %q%s", ref.Validator, suggest(ref.Validator, Validators, "validators"))
 		}
 		if ref.Path == "" {
 			v.invalid("ref-path", path+".path", "path is required: BINDING/key, or BINDING?sql=... for D1")
@@ -447,7 +447,7 @@ func (v *validator) checkCrossReferences() {
 			other := ""
 			for k, m := range kinds {
 				if k != ref.Source && m[binding] {
-					other = fmt.Sprintf(" (%s is a %s binding)", binding, k)
+					other = fmt.Sprintf(" (%s is bound as %s)", binding, k)
 				}
 			}
 			v.invalid("ref-binding", path+".path", "no %s binding named %q is declared under cloudflare%s", ref.Source, binding, other)

@@ -33,9 +33,12 @@ func (s *schemaWalker) check(n *yaml.Node, t reflect.Type, path string) bool {
 		fields := structFields(t)
 		s.checkMapping(n, path, func(k *yaml.Node, v *yaml.Node, kpath string) bool {
 			ft, ok := fields[k.Value]
+			if !ok && path == "" && strings.HasPrefix(k.Value, "x-") {
+				return false // top-level x-* keys hold YAML anchors for reuse; they are ignored
+			}
 			if !ok {
 				s.l.add(problemf(SeverityInvalid, "unknown-key", kpath, s.l.pos(k),
-					"unknown key %q%s", k.Value, suggest(k.Value, fieldNames(t))))
+					"unknown key %q%s", k.Value, suggest(k.Value, fieldNames(t), "keys")))
 				return false
 			}
 			if isNull(v) {
@@ -219,14 +222,15 @@ func fieldNames(t reflect.Type) []string {
 	return names
 }
 
-// suggest proposes the closest known key for a mistyped one.
-func suggest(got string, known []string) string {
+// suggest proposes the closest known name for a mistyped one, or lists
+// the known names (called noun in the message).
+func suggest(got string, known []string, noun string) string {
 	norm := func(s string) string {
 		return strings.ToLower(strings.NewReplacer("_", "", "-", "").Replace(s))
 	}
 	best, bestDist := "", 3
 	for _, k := range known {
-		if norm(k) == norm(got) {
+		if norm(k) == norm(got) || strings.HasPrefix(k, got) && len(got) >= 3 {
 			return fmt.Sprintf(" (did you mean %q?)", k)
 		}
 		if d := levenshtein(strings.ToLower(got), strings.ToLower(k)); d < bestDist {
@@ -236,7 +240,7 @@ func suggest(got string, known []string) string {
 	if best != "" {
 		return fmt.Sprintf(" (did you mean %q?)", best)
 	}
-	return fmt.Sprintf("; known keys: %s", strings.Join(known, ", "))
+	return fmt.Sprintf("; known %s: %s", noun, strings.Join(known, ", "))
 }
 
 func levenshtein(a, b string) int {
