@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net/url"
 	"strconv"
 	"strings"
 
@@ -106,13 +107,32 @@ func writeJSON(b *bytes.Buffer, n *yaml.Node) error {
 	return nil
 }
 
-// tree encodes the effective configuration in schema order.
+// tree encodes the effective configuration in schema order, with the
+// password of a proxy URL redacted: effective values are for display.
 func (d *Document) tree() *yaml.Node {
+	c := d.Config
+	c.Proxy.URL = RedactURL(c.Proxy.URL)
 	var n yaml.Node
-	if err := n.Encode(d.Config); err != nil {
+	if err := n.Encode(c); err != nil {
 		panic(fmt.Sprintf("config: encode effective config: %v", err)) // the types always encode
 	}
 	return &n
+}
+
+// RedactURL replaces the password of a URL with "xxxxx". Text that does
+// not parse as a URL is returned whole only when it cannot hold userinfo.
+func RedactURL(s string) string {
+	if s == "" {
+		return s
+	}
+	u, err := url.Parse(s)
+	if err != nil {
+		if strings.Contains(s, "@") {
+			return "(unparseable URL with credentials, redacted)"
+		}
+		return s
+	}
+	return u.Redacted()
 }
 
 // splitPath turns "a.b[2].c" or "a.b.2.c" into its elements.

@@ -33,6 +33,10 @@ func (l *loader) interpolate(n *yaml.Node, path string) {
 		}
 		if out != n.Value {
 			n.Value = out
+			if l.interpolated == nil {
+				l.interpolated = map[*yaml.Node]bool{}
+			}
+			l.interpolated[n] = true
 			if n.Style&(yaml.DoubleQuotedStyle|yaml.SingleQuotedStyle|yaml.LiteralStyle|yaml.FoldedStyle|yaml.TaggedStyle) == 0 {
 				n.Tag = "" // let the value's new text decide its type
 				if out == "" {

@@ -190,6 +190,10 @@ type loader struct {
 	doc      *Document
 	lookup   func(string) (string, bool)
 	envNodes map[*yaml.Node]bool // nodes merged in from the selected environment
+	// interpolated holds scalars that ${VAR} expansion changed; a quoted
+	// one may still fill a number or boolean, since in flow style
+	// ("{ main: "${PORT}" }") the quotes are needed for YAML, not for type.
+	interpolated map[*yaml.Node]bool
 }
 
 func (l *loader) add(p Problem) { l.doc.Problems = append(l.doc.Problems, p) }

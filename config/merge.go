@@ -3,6 +3,7 @@ package config
 import (
 	"fmt"
 	"reflect"
+	"sort"
 	"strconv"
 	"strings"
 
@@ -29,6 +30,7 @@ func (l *loader) mergeEnvironment(top *yaml.Node, env string) error {
 				names = append(names, envs.Content[i].Value)
 			}
 			if len(names) > 0 {
+				sort.Strings(names)
 				declared = strings.Join(names, ", ")
 			}
 		}

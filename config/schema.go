@@ -24,6 +24,12 @@ func (s *schemaWalker) check(n *yaml.Node, t reflect.Type, path string) bool {
 	if isNull(n) {
 		return true
 	}
+	if s.l.interpolated[n] && n.Kind == yaml.ScalarNode && n.Style&(yaml.DoubleQuotedStyle|yaml.SingleQuotedStyle) != 0 {
+		switch t.Kind() {
+		case reflect.Bool, reflect.Int, reflect.Int64, reflect.Int32, reflect.Float64, reflect.Float32:
+			n.Style, n.Tag = 0, "" // type it by its expanded text
+		}
+	}
 	switch t.Kind() {
 	case reflect.Struct:
 		if n.Kind != yaml.MappingNode {

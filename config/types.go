@@ -160,7 +160,7 @@ type CloudflareSettings struct {
 
 // WorkerConfig names the Worker script and its entry module.
 type WorkerConfig struct {
-	Name               string   `yaml:"name" json:"name,omitempty" jsonschema:"pattern=^[a-z0-9-]{1,63}$"`
+	Name               string   `yaml:"name" json:"name,omitempty" jsonschema:"pattern=^[a-z0-9]([a-z0-9-]*[a-z0-9])?$,maxLength=63"`
 	Main               string   `yaml:"main" json:"main,omitempty"`
 	CompatibilityDate  string   `yaml:"compatibilityDate" json:"compatibilityDate,omitempty" jsonschema:"format=date"`
 	CompatibilityFlags []string `yaml:"compatibilityFlags" json:"compatibilityFlags,omitempty"`

@@ -173,7 +173,7 @@ func writeMarkdown(w io.Writer, r *Report, opts WriteOptions) error {
 	if r.Source.Env != "" {
 		fmt.Fprintf(&b, "Environment: `%s`  \n", r.Source.Env)
 	}
-	fmt.Fprintf(&b, "Owner: %s  \nGenerated: %s  \nResult: **%s**: %d sections, %d valid, %d invalid, %d warnings\n\n",
+	fmt.Fprintf(&b, "Owner: %s  \nGenerated: %s  \nResult: **%s**: %d sections, %d valid, %d invalid, %d warning(s)\n\n",
 		mdEscaper.Replace(orNone(r.Owner)), r.Timestamp.Format("2006-01-02T15:04:05Z07:00"), verdict, m.Total, m.Valid, m.Invalid, m.Warnings)
 	b.WriteString("| Status | Section | Details | Tags |\n|---|---|---|---|\n")
 	for _, e := range r.Config {
