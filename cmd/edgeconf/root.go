@@ -126,6 +126,7 @@ Exit codes: 0 success, 1 the job failed (e.g. invalid config), 2 usage error.`,
 		newValidateCmd(d, g, nil),
 		newGetCmd(d, g, nil),
 		newSchemaCmd(d, nil),
+		newFlagsCmd(d, g),
 	)
 	return root
 }
