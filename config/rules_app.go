@@ -440,7 +440,7 @@ func (v *validator) checkCrossReferences() {
 		}
 		binding, _, msg := splitRefPath(ref.Source, ref.Path)
 		if msg != "" {
-			v.invalid("ref-path", path+".path", "%q: %s", ref.Path, msg)
+			v.invalid("ref-path", path+".path", "%s: %s", quoteShort(ref.Path), msg)
 			continue
 		}
 		if !bindings[binding] {
@@ -550,4 +550,13 @@ func redactURLError(err error) string {
 		return ue.Err.Error()
 	}
 	return "unparseable"
+}
+
+// quoteShort quotes s for a message, eliding the middle of long values.
+func quoteShort(s string) string {
+	const max = 60
+	if len(s) <= max {
+		return strconv.Quote(s)
+	}
+	return strconv.Quote(s[:max/2]) + fmt.Sprintf("...(%d bytes)", len(s))
 }
