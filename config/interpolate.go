@@ -10,11 +10,18 @@ import (
 // interpolate expands ${VAR} and ${VAR:-default} in every scalar value of
 // the tree (keys are left alone). "$$" stands for a literal "$". A plain
 // scalar that changed is re-typed, so "port: ${PORT:-8091}" is a number.
+//
+// A variable missing inside an environment other than the selected one is a
+// Warning, not an error: the base must not need staging's secrets.
 func (l *loader) interpolate(n *yaml.Node, path string) {
 	switch n.Kind {
 	case yaml.MappingNode:
 		for i := 0; i+1 < len(n.Content); i += 2 {
-			l.interpolate(n.Content[i+1], joinPath(path, n.Content[i].Value))
+			key := n.Content[i].Value
+			if path == "" && strings.HasPrefix(key, "x-") {
+				continue // anchor blocks: their aliases are expanded where they are used
+			}
+			l.interpolate(n.Content[i+1], joinPath(path, key))
 		}
 	case yaml.SequenceNode:
 		for i, ch := range n.Content {
@@ -25,8 +32,15 @@ func (l *loader) interpolate(n *yaml.Node, path string) {
 			return
 		}
 		out, problems := expandVars(n.Value, l.lookup)
+		sev := SeverityInvalid
+		if env, ok := environmentOf(path); ok && env != l.env {
+			sev = SeverityWarning
+		}
 		for _, msg := range problems {
-			l.add(problemf(SeverityInvalid, "env-var", path, l.pos(n), "%s", msg))
+			if sev == SeverityWarning {
+				msg += "; validate --env " + mustEnv(path) + " needs it"
+			}
+			l.add(problemf(sev, "env-var", path, l.pos(n), "%s", msg))
 		}
 		if len(problems) > 0 {
 			l.doc.broken[path] = true // its value is not what the author meant; judge nothing else on it
@@ -110,4 +124,20 @@ func validVarName(s string) bool {
 		}
 	}
 	return true
+}
+
+// environmentOf returns the environment a path lies in, if any.
+func environmentOf(path string) (string, bool) {
+	rest, ok := strings.CutPrefix(path, "cloudflare.environments.")
+	if !ok {
+		return "", false
+	}
+	name, _, _ := strings.Cut(rest, ".")
+	name, _, _ = strings.Cut(name, "[")
+	return name, true
+}
+
+func mustEnv(path string) string {
+	name, _ := environmentOf(path)
+	return name
 }

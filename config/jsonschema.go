@@ -22,6 +22,8 @@ func JSONSchema() ([]byte, error) {
 	}
 	s := r.Reflect(&Config{})
 	s.ID = SchemaID
+	// Top-level x-* keys hold YAML anchors; the loader ignores them.
+	s.PatternProperties = map[string]*jsonschema.Schema{"^x-": {}}
 	s.Title = "edgeconf cloudflare-config.yaml"
 	s.Description = "Configuration of a web app on Cloudflare Workers; see docs/guides/CLOUDFLARE-CONFIG-GUIDE.md"
 	out, err := json.MarshalIndent(s, "", "  ")

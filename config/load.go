@@ -140,7 +140,7 @@ func Parse(r io.Reader, opts LoadOptions) (*Document, error) {
 	if err != nil {
 		return nil, err
 	}
-	l := &loader{file: name, doc: doc, lookup: lookup}
+	l := &loader{file: name, doc: doc, lookup: lookup, env: opts.Env}
 	if err := l.run(data, opts.Env); err != nil {
 		return nil, err
 	}
@@ -189,6 +189,7 @@ type loader struct {
 	file     string
 	doc      *Document
 	lookup   func(string) (string, bool)
+	env      string              // the selected environment, "" for none
 	envNodes map[*yaml.Node]bool // nodes merged in from the selected environment
 	// interpolated holds scalars that ${VAR} expansion changed; a quoted
 	// one may still fill a number or boolean, since in flow style
@@ -327,8 +328,19 @@ func (d *Document) Source(path string) Source {
 
 // Shadowed returns the sources a value overrides, nearest first: the file
 // value under an environment's, and the default under either.
+//
+// A value inside a list that an environment replaced shadows the list it
+// replaced.
 func (d *Document) Shadowed(path string) []Source {
 	out := append([]Source(nil), d.shadowed[path]...)
+	if len(out) == 0 {
+		for p := parentPath(path); p != ""; p = parentPath(p) {
+			if s, ok := d.shadowed[p]; ok {
+				out = append(out, s...)
+				break
+			}
+		}
+	}
 	if d.Source(path).Layer != LayerDefault {
 		if _, ok := defaultLeaves()[path]; ok {
 			out = append(out, Source{Layer: LayerDefault})

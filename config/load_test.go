@@ -209,6 +209,10 @@ func TestParse_EnvironmentMerge(t *testing.T) {
 	if len(sh) != 1 || sh[0].Layer != config.LayerFile || sh[0].Pos.Line != 4 {
 		t.Errorf("Shadowed(worker.name) = %+v, want the file value at line 4", sh)
 	}
+	sh = doc.Shadowed("cloudflare.kvNamespaces[0].title")
+	if len(sh) != 1 || sh[0].Pos.Line != 5 {
+		t.Errorf("Shadowed(kvNamespaces[0].title) = %+v, want the replaced base list at line 5", sh)
+	}
 	if got := doc.Source("cloudflare.environments.staging.worker.name"); got.Layer != config.LayerFile {
 		t.Errorf("the environment's own declaration is in layer %q, want file", got.Layer)
 	}

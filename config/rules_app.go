@@ -38,6 +38,12 @@ func (v *validator) checkDomain() {
 // hostnameProblem explains why s is not a DNS hostname, or returns "".
 // With needDot the name must have at least two labels.
 func hostnameProblem(s string, needDot bool) string {
+	return nameProblem(s, needDot, false)
+}
+
+// nameProblem is hostnameProblem; with underscores it also accepts the
+// "_" that DNS record names such as _dmarc and _sip._tcp use.
+func nameProblem(s string, needDot, underscores bool) string {
 	if net.ParseIP(s) != nil {
 		return "an IP address, not a hostname"
 	}
@@ -61,7 +67,7 @@ func hostnameProblem(s string, needDot bool) string {
 			return fmt.Sprintf("label %q starts or ends with a dash", l)
 		}
 		for _, r := range l {
-			if !(r >= 'a' && r <= 'z' || r >= '0' && r <= '9' || r == '-') {
+			if !(r >= 'a' && r <= 'z' || r >= '0' && r <= '9' || r == '-' || underscores && r == '_') {
 				return fmt.Sprintf("label %q has %q; use letters, digits and dashes (punycode for IDNs)", l, r)
 			}
 		}
@@ -162,6 +168,9 @@ func (v *validator) checkPorts() {
 	seen := map[int]string{}
 	for _, e := range ports {
 		path := "ports." + e.name
+		if v.broken(path) {
+			continue // its default stands in; comparing it would mislead
+		}
 		if e.val < 1 || e.val > 65535 {
 			v.invalid("port-range", path, "%d is outside 1..65535", e.val)
 			continue
@@ -463,14 +472,14 @@ func splitRefPath(source, p string) (binding, rest, problem string) {
 		if !ok {
 			return "", "", "a D1 path is BINDING?sql=SELECT..."
 		}
-		vals, err := url.ParseQuery(q)
-		if err != nil || strings.TrimSpace(vals.Get("sql")) == "" {
-			return "", "", "a D1 path needs a non-empty sql= query, like DB?sql=SELECT+1"
+		sql, problem := d1SQL(q)
+		if problem != "" {
+			return "", "", problem
 		}
 		if !validIdent(b) {
 			return "", "", fmt.Sprintf("%q is not a binding name", b)
 		}
-		return b, vals.Get("sql"), ""
+		return b, sql, ""
 	}
 	b, key, ok := strings.Cut(p, "/")
 	if !ok || key == "" {
@@ -559,4 +568,24 @@ func quoteShort(s string) string {
 		return strconv.Quote(s)
 	}
 	return strconv.Quote(s[:max/2]) + fmt.Sprintf("...(%d bytes)", len(s))
+}
+
+// d1SQL extracts the sql= parameter of a D1 reference query. Unlike
+// url.ParseQuery it accepts ";" inside the statement.
+func d1SQL(q string) (string, string) {
+	for _, part := range strings.Split(q, "&") {
+		raw, ok := strings.CutPrefix(part, "sql=")
+		if !ok {
+			continue
+		}
+		sql, err := url.QueryUnescape(raw)
+		if err != nil {
+			return "", "the sql= value is not URL-encoded correctly (" + err.Error() + ")"
+		}
+		if strings.TrimSpace(sql) == "" {
+			break
+		}
+		return sql, ""
+	}
+	return "", "a D1 path needs a non-empty sql= query, like DB?sql=SELECT+1"
 }

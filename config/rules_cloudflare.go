@@ -57,7 +57,12 @@ func (v *validator) checkCloudflare() {
 		if env.ZoneID != "" && !hex32.MatchString(env.ZoneID) {
 			v.invalid("zone-id", path+".zoneId", "%q is not 32 lowercase hex digits", env.ZoneID)
 		}
-		v.checkSettings(env, path, true)
+		if name != v.doc.Env {
+			// The selected environment's values are checked where they
+			// were merged, under cloudflare.*; checking them here too
+			// would report each problem twice.
+			v.checkSettings(env, path, true)
+		}
 	}
 }
 
@@ -311,7 +316,7 @@ func (v *validator) checkDNSRecord(r DNSRecord, path string) {
 	if r.Name == "" {
 		v.invalid("required", path+".name", "name is required (@ for the apex, or a label such as dashboard)")
 	} else if r.Name != "@" {
-		if msg := hostnameProblem(strings.TrimPrefix(r.Name, "*."), false); msg != "" {
+		if msg := nameProblem(strings.TrimPrefix(r.Name, "*."), false, true); msg != "" {
 			v.invalid("dns-name", path+".name", "%q: %s", r.Name, msg)
 		}
 	}
@@ -343,17 +348,26 @@ func (v *validator) checkDNSRecord(r DNSRecord, path string) {
 	}
 }
 
-// looksSecret reports whether a variable name suggests a credential.
+// secretWords are name parts that mark a credential.
+var secretWords = map[string]bool{
+	"TOKEN": true, "SECRET": true, "PASSWORD": true, "PASSWD": true, "PASS": true,
+	"KEY": true, "APIKEY": true, "CREDENTIAL": true, "CREDENTIALS": true,
+}
+
+// looksSecret reports whether a variable name suggests a credential: its
+// last part is a credential word (API_TOKEN, STRIPE_KEY, DB_PASSWORD), or
+// any part is SECRET or PASSWORD (CLIENT_SECRET_V2). CACHE_KEY_PREFIX and
+// TOKEN_TTL_SECONDS are not secrets.
 func looksSecret(name string) bool {
-	up := strings.ToUpper(name)
-	for _, w := range []string{"TOKEN", "SECRET", "PASSWORD", "PASSWD", "CREDENTIAL", "PRIVATE"} {
-		if strings.Contains(up, w) {
-			return true
-		}
+	parts := strings.FieldsFunc(strings.ToUpper(name), func(r rune) bool { return r == '_' || r == '-' })
+	if len(parts) == 0 {
+		return false
 	}
-	for _, part := range strings.FieldsFunc(up, func(r rune) bool { return r == '_' || r == '-' }) {
-		switch part {
-		case "KEY", "APIKEY", "ACCESSKEY", "SECRETKEY", "PRIVATEKEY", "AUTHKEY":
+	if secretWords[parts[len(parts)-1]] {
+		return true
+	}
+	for _, p := range parts {
+		if p == "SECRET" || p == "PASSWORD" {
 			return true
 		}
 	}

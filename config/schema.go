@@ -69,10 +69,17 @@ func (s *schemaWalker) check(n *yaml.Node, t reflect.Type, path string) bool {
 		}
 		for i, item := range n.Content {
 			ipath := path + "[" + strconv.Itoa(i) + "]"
-			if !s.check(item, t.Elem(), ipath) {
+			ok := !isNull(item)
+			if !ok {
+				s.typeProblem(item, ipath, "a value")
+			} else {
+				ok = s.check(item, t.Elem(), ipath)
+			}
+			if !ok {
 				s.l.doc.broken[ipath] = true
-				// Keep the indexes of later items: a null decodes as the zero value.
-				n.Content[i] = &yaml.Node{Kind: yaml.ScalarNode, Tag: "!!null", Value: "", Line: item.Line, Column: item.Column}
+				// Keep the indexes of later items: the decoder drops nulls,
+				// so stand in the element type's zero value.
+				n.Content[i] = zeroNode(t.Elem(), item)
 			}
 		}
 		return true
@@ -155,6 +162,25 @@ func joinPath(path, key string) string {
 		return key
 	}
 	return path + "." + key
+}
+
+// zeroNode is a node that decodes as the zero value of t, placed where
+// the refused node was.
+func zeroNode(t reflect.Type, at *yaml.Node) *yaml.Node {
+	n := &yaml.Node{Line: at.Line, Column: at.Column}
+	switch t.Kind() {
+	case reflect.Struct, reflect.Map:
+		n.Kind, n.Tag = yaml.MappingNode, "!!map"
+	case reflect.Slice:
+		n.Kind, n.Tag = yaml.SequenceNode, "!!seq"
+	case reflect.Bool:
+		n.Kind, n.Tag, n.Value = yaml.ScalarNode, "!!bool", "false"
+	case reflect.Int, reflect.Int64, reflect.Int32, reflect.Float64, reflect.Float32:
+		n.Kind, n.Tag, n.Value = yaml.ScalarNode, "!!int", "0"
+	default:
+		n.Kind, n.Tag, n.Value = yaml.ScalarNode, "!!str", ""
+	}
+	return n
 }
 
 func isNull(n *yaml.Node) bool {

@@ -49,6 +49,11 @@ func Validate(doc *Document, opts ValidateOptions) *report.Report {
 	return r
 }
 
+// Fatal returns the load problems that left nothing to decode (syntax
+// errors, an empty or oversized file); values of such a document are all
+// defaults.
+func (d *Document) Fatal() Problems { return fatalProblems(d.Problems) }
+
 // fatalProblems are load problems that leave nothing to validate.
 func fatalProblems(ps Problems) Problems {
 	var out Problems
@@ -96,10 +101,8 @@ func (v *validator) warn(rule, path, format string, args ...any) {
 }
 
 func (v *validator) report(sev Severity, rule, path, format string, args ...any) {
-	for p := path; p != ""; p = parentPath(p) {
-		if v.doc.broken[p] {
-			return // already reported as a load problem; its value is not real
-		}
+	if v.broken(path) {
+		return // already reported as a load problem; its value is not real
 	}
 	v.problems = append(v.problems, problemf(sev, rule, path, v.doc.Pos(path), format, args...))
 }
@@ -188,4 +191,14 @@ func sortedKeys[V any](m map[string]V) []string {
 	}
 	sort.Strings(keys)
 	return keys
+}
+
+// broken reports whether path, or a path above it, was dropped at load.
+func (v *validator) broken(path string) bool {
+	for p := path; p != ""; p = parentPath(p) {
+		if v.doc.broken[p] {
+			return true
+		}
+	}
+	return false
 }

@@ -197,3 +197,19 @@ func TestJSONSchema_AcceptsValidCases(t *testing.T) {
 		t.Errorf("schema accepted an unknown key: %v", err)
 	}
 }
+
+// TestValidate_SelectedEnvironmentReportedOnce checks that a bad value in
+// the selected environment is reported once, where it was merged.
+func TestValidate_SelectedEnvironmentReportedOnce(t *testing.T) {
+	doc, err := config.Load("testdata/invalid/env-bad-values.yaml", config.LoadOptions{Env: "Staging"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines := findingLines(config.Validate(doc, config.ValidateOptions{Now: testNow}))
+	if n := strings.Count(lines, "App_Staging"); n != 1 {
+		t.Errorf("the bad worker name is reported %d times, want once:\n%s", n, lines)
+	}
+	if !strings.Contains(lines, "cloudflare.worker.name") || !strings.Contains(lines, "env-bad-values.yaml:9:32") {
+		t.Errorf("want the merged path located in the environment block:\n%s", lines)
+	}
+}

@@ -236,7 +236,7 @@ func writeJUnit(w io.Writer, r *Report, opts WriteOptions) error {
 		if fail {
 			msgs := make([]string, len(e.Findings))
 			for i, f := range e.Findings {
-				msgs[i] = f.Location + ": " + f.Path + ": " + f.Message
+				msgs[i] = f.String()
 			}
 			c.Failure = &junitFailure{Message: oneLine(e.Details), Type: string(e.Status), Body: strings.Join(msgs, "\n")}
 			set.Failures++

@@ -6,9 +6,7 @@
 // owner and metrics. Fields are only ever added within a version.
 package report
 
-import (
-	"time"
-)
+import "time"
 
 // Version identifies the JSON shape of a Report.
 const Version = "edgeconf.report/v1"
@@ -111,4 +109,16 @@ func (r *Report) Tally() {
 // entry, or with strict any Warning too.
 func (r *Report) Failed(strict bool) bool {
 	return r.Metrics.Invalid > 0 || (strict && r.Metrics.Warnings > 0)
+}
+
+// String renders "location: path: message", leaving out what is empty.
+func (f Finding) String() string {
+	s := f.Message
+	if f.Path != "" {
+		s = f.Path + ": " + s
+	}
+	if f.Location != "" {
+		s = f.Location + ": " + s
+	}
+	return s
 }

@@ -100,7 +100,8 @@ func TestDocs_ConsoleExamplesRun(t *testing.T) {
 					t.Fatalf("%s:%d: edgeconf %s exited %d, want %d\nstdout:\n%s\nstderr:\n%s",
 						rel, ex.line, strings.Join(ex.args, " "), code, ex.wantCode, out, errOut)
 				}
-				lines := strings.Split(out, "\n")
+				// Examples that fail show what the user sees: stderr too.
+				lines := strings.Split(out+errOut, "\n")
 				for i := range lines {
 					lines[i] = strings.TrimRight(lines[i], " ")
 				}
@@ -118,8 +119,8 @@ func TestDocs_ConsoleExamplesRun(t *testing.T) {
 						}
 					}
 					if !found {
-						t.Fatalf("%s:%d: edgeconf %s: the documented line\n  %q\nis not in the output (in order):\n%s",
-							rel, ex.line, strings.Join(ex.args, " "), w, out)
+						t.Fatalf("%s:%d: edgeconf %s: the documented line\n  %q\nis not in the output (in order):\n%s%s",
+							rel, ex.line, strings.Join(ex.args, " "), w, out, errOut)
 					}
 				}
 			})

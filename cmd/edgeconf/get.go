@@ -68,6 +68,10 @@ func runGet(d *deps, g *globalOptions, opts *getOptions) error {
 	if err != nil {
 		return err
 	}
+	if fatal := doc.Fatal(); len(fatal) > 0 {
+		// Nothing was decoded: every value would be a default.
+		return &exitError{code: exitFailed, err: fatal}
+	}
 	if doc.Problems.Invalid() {
 		fmt.Fprintln(d.Stderr, "edgeconf: the configuration has problems; values below may be defaults (run edgeconf validate):")
 		for _, p := range doc.Problems {

@@ -193,6 +193,7 @@ func TestGet(t *testing.T) {
 		{"proxy password redacted", []string{"get", "--all", "-c", secret, "-o", "json"}, 0, []string{"jane:xxxxx@proxy.corp"}, []string{"hunter2"}},
 		{"problems go to stderr", []string{"get", "domain", "-c", writeConfig(t, "domain: example.com\nbogus: 1\n")}, 0, []string{"example.com"}, nil},
 		{"unknown path exits 2", []string{"get", "nope", "-c", example}, 2, nil, nil},
+		{"broken file exits 1", []string{"get", "domain", "-c", writeConfig(t, "domain: [x\n")}, 1, nil, nil},
 		{"no path exits 2", []string{"get", "-c", example}, 2, nil, nil},
 		{"path and --all exits 2", []string{"get", "domain", "--all", "-c", example}, 2, nil, nil},
 		{"bad format exits 2", []string{"get", "domain", "-o", "xml", "-c", example}, 2, nil, nil},
