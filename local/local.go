@@ -1,0 +1,133 @@
+// Package local is edgeconf's embedded default backend: a state folder
+// (./.edgeconf, or EDGECONF_STATE_DIR) whose bbolt file holds Workers-KV-
+// like namespaces, so that everything works offline with the same
+// semantics as Cloudflare.
+//
+// Only one process opens the folder at a time. Open waits at most
+// Options.LockTimeout for the lock and then names the process that holds it.
+package local
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+)
+
+// DefaultDir is the state folder used when none is configured.
+const DefaultDir = ".edgeconf"
+
+// DBFile is the bbolt file inside the state folder.
+const DBFile = "state.db"
+
+// ownerFile records which process holds the state folder.
+const ownerFile = "state.owner"
+
+// ErrLocked is returned (wrapped) by Open when another process holds the
+// state folder for longer than Options.LockTimeout.
+var ErrLocked = errors.New("state folder is in use")
+
+// Options configures Open. Only Dir is required.
+type Options struct {
+	Dir         string           // the state folder; created if missing
+	LockTimeout time.Duration    // optional; 0 means 1 s
+	Now         func() time.Time // optional; nil means time.Now
+	Logger      *slog.Logger     // optional; nil discards
+	ReadOnly    bool             // optional; open for reading (still exclusive of writers)
+}
+
+// State is an open state folder.
+type State struct {
+	db     *bolt.DB
+	dir    string
+	now    func() time.Time
+	logger *slog.Logger
+}
+
+// owner is what the state.owner file says about the process holding the folder.
+type owner struct {
+	PID     int       `json:"pid"`
+	Command string    `json:"command"`
+	Since   time.Time `json:"since"`
+}
+
+// Open opens (creating if needed) the state folder.
+func Open(opts Options) (*State, error) {
+	if opts.Dir == "" {
+		opts.Dir = DefaultDir
+	}
+	if opts.LockTimeout <= 0 {
+		opts.LockTimeout = time.Second
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	if err := os.MkdirAll(opts.Dir, 0o700); err != nil {
+		return nil, fmt.Errorf("create state folder: %w", err)
+	}
+	path := filepath.Join(opts.Dir, DBFile)
+	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: opts.LockTimeout, ReadOnly: opts.ReadOnly})
+	if errors.Is(err, bolt.ErrTimeout) {
+		return nil, fmt.Errorf("%w: %s%s (waited %s)", ErrLocked, opts.Dir, describeOwner(opts.Dir), opts.LockTimeout)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("open %s: %w", path, err)
+	}
+	s := &State{db: db, dir: opts.Dir, now: opts.Now, logger: opts.Logger}
+	if !opts.ReadOnly {
+		me := owner{PID: os.Getpid(), Command: strings.Join(os.Args, " "), Since: opts.Now().UTC()}
+		if b, err := json.Marshal(me); err == nil {
+			_ = os.WriteFile(filepath.Join(opts.Dir, ownerFile), b, 0o600)
+		}
+	}
+	return s, nil
+}
+
+func describeOwner(dir string) string {
+	b, err := os.ReadFile(filepath.Join(dir, ownerFile))
+	if err != nil {
+		return ""
+	}
+	var o owner
+	if json.Unmarshal(b, &o) != nil || o.PID == 0 {
+		return ""
+	}
+	cmd := o.Command
+	if len(cmd) > 80 {
+		cmd = cmd[:80] + "..."
+	}
+	return fmt.Sprintf(" by pid %d (%s) since %s", o.PID, cmd, o.Since.Format(time.RFC3339))
+}
+
+// Dir returns the state folder.
+func (s *State) Dir() string { return s.dir }
+
+// DB exposes the bbolt handle for packages that keep other state in the
+// same file (their own top-level buckets).
+func (s *State) DB() *bolt.DB { return s.db }
+
+// Check runs bbolt's consistency check and returns every problem found.
+func (s *State) Check() error {
+	return s.db.View(func(tx *bolt.Tx) error {
+		var errs []error
+		for err := range tx.Check() {
+			errs = append(errs, err)
+		}
+		return errors.Join(errs...)
+	})
+}
+
+// Close releases the folder.
+func (s *State) Close() error {
+	_ = os.Remove(filepath.Join(s.dir, ownerFile))
+	return s.db.Close()
+}
