@@ -59,18 +59,27 @@ type Document struct {
 	shadowed map[string][]Source // dotted path -> sources it overrides (env over file)
 	broken   map[string]bool     // paths dropped because they could not be decoded
 	dir      string              // directory of the file, for relative paths
+	root     *yaml.Node          // the checked, merged tree Config was decoded from
 }
 
 // Source says which layer set a value and where.
 type Source struct {
-	Layer string   `json:"layer"` // "default", "file" or "environment:<name>"
+	Layer string   `json:"layer"` // "default", "file", "environment:<name>" or "kv"
 	Pos   Position `json:"position"`
+	// For LayerKV: the KV key, who set it and when, and when it expires
+	// (RFC 3339; "" for never).
+	Key       string `json:"key,omitempty"`
+	SetBy     string `json:"setBy,omitempty"`
+	SetAt     string `json:"setAt,omitempty"`
+	ExpiresAt string `json:"expiresAt,omitempty"`
+	Ref       string `json:"ref,omitempty"` // the cross-API reference the value came from
 }
 
 // Layer names used in Source.Layer.
 const (
 	LayerDefault = "default"
 	LayerFile    = "file"
+	LayerKV      = "kv"
 )
 
 // EnvironmentLayer is the layer name of an environment section.
@@ -269,6 +278,7 @@ func (l *loader) run(data []byte, env string) error {
 		}
 	}
 	l.recordSources(top, env)
+	l.doc.root = top
 
 	if err := top.Decode(&l.doc.Config); err != nil {
 		// The schema walk removes everything the decoder would refuse, so
