@@ -235,3 +235,26 @@ func (d *Document) Explain(path string) (Explanation, error) {
 	}
 	return Explanation{Path: canon, Value: v, Source: d.Source(canon), Shadowed: d.Shadowed(canon)}, nil
 }
+
+// Index returns every path of the effective configuration (sections and
+// leaves, in canonical form) with its value, for lookups that must not
+// allocate, such as a resolved snapshot's Get.
+func (d *Document) Index() map[string]Value {
+	idx := map[string]Value{}
+	var walk func(n *yaml.Node, path string)
+	walk = func(n *yaml.Node, path string) {
+		idx[path] = Value{node: n}
+		switch n.Kind {
+		case yaml.MappingNode:
+			for i := 0; i+1 < len(n.Content); i += 2 {
+				walk(n.Content[i+1], joinPath(path, n.Content[i].Value))
+			}
+		case yaml.SequenceNode:
+			for i, ch := range n.Content {
+				walk(ch, path+"["+strconv.Itoa(i)+"]")
+			}
+		}
+	}
+	walk(d.tree(), "")
+	return idx
+}

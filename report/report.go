@@ -122,3 +122,41 @@ func (f Finding) String() string {
 	}
 	return s
 }
+
+// AddFinding adds a finding to the entry for section (creating the entry
+// at the end when there is none), updates its status and details, and
+// recounts the metrics.
+func (r *Report) AddFinding(section string, f Finding) {
+	i := r.entry(section)
+	e := &r.Config[i]
+	if len(e.Findings) == 0 {
+		e.Details = ""
+	}
+	e.Findings = append(e.Findings, f)
+	e.Status = e.Status.Worse(f.Severity)
+	if e.Details != "" {
+		e.Details += "; "
+	}
+	e.Details += f.String()
+	r.Tally()
+}
+
+// entry returns the index of section's entry, appending one if needed.
+func (r *Report) entry(section string) int {
+	for i := range r.Config {
+		if r.Config[i].Section == section {
+			return i
+		}
+	}
+	r.Config = append(r.Config, Entry{Section: section, Status: Valid, Tags: []string{}})
+	return len(r.Config) - 1
+}
+
+// Covers reports whether the entry for section covers the value at path:
+// the path is the section, lies inside it, or contains it.
+func Covers(section, path string) bool {
+	inside := func(a, b string) bool { // a is b or lies below b
+		return a == b || len(a) > len(b) && a[:len(b)] == b && (a[len(b)] == '.' || a[len(b)] == '[')
+	}
+	return inside(path, section) || inside(section, path)
+}

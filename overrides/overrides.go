@@ -1,0 +1,457 @@
+// Package overrides changes configuration without a redeploy: values
+// written to Workers KV (or the local store that behaves like it) that sit
+// above the file layers — defaults < file < environment < KV override —
+// each with provenance, a TTL, a revision, an audit trail and optionally a
+// cross-API reference its value comes from.
+//
+// Layout in the namespace bound as CONFIG (ARCHITECTURE.md §3):
+//
+//	edgeconf/v1/overrides/<env>/<dotted.path>   JSON value; metadata {setBy, setAt, rev, ref}
+//	edgeconf/v1/audit/<env>/<RFC3339Nano>-<rand> one record per mutation
+//
+// <env> is the environment name, or "_base" for the base configuration.
+// Overrides apply to their own environment only. Workers KV is eventually
+// consistent: a write can take about 60 s to be seen everywhere.
+package overrides
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/factory-wager/edgeconf/config"
+	"github.com/factory-wager/edgeconf/kvstore"
+	"github.com/factory-wager/edgeconf/refs"
+	"github.com/factory-wager/edgeconf/report"
+)
+
+// Key layout.
+const (
+	Prefix  = "edgeconf/v1/"
+	BaseEnv = "_base" // the <env> of overrides of the base configuration
+)
+
+// stampFormat is RFC 3339 with nanoseconds at a fixed width, so that audit
+// keys and times sort in time order as text (time.RFC3339Nano trims
+// trailing zeros and would not).
+const stampFormat = "2006-01-02T15:04:05.000000000Z07:00"
+
+// ErrNotFound is returned (wrapped) for a path with no override.
+var ErrNotFound = errors.New("no override")
+
+// EnvName is the <env> element of keys for environment env ("" is the base).
+func EnvName(env string) string {
+	if env == "" {
+		return BaseEnv
+	}
+	return env
+}
+
+// OverrideKey is the KV key of the override of path in env.
+func OverrideKey(env, path string) string {
+	return Prefix + "overrides/" + EnvName(env) + "/" + path
+}
+
+// AuditPrefix is the KV prefix of the audit records of env.
+func AuditPrefix(env string) string { return Prefix + "audit/" + EnvName(env) + "/" }
+
+// Metadata is stored with every override (at most 1024 bytes, a KV rule).
+type Metadata struct {
+	SetBy string `json:"setBy"`
+	SetAt string `json:"setAt"` // RFC 3339
+	Rev   int64  `json:"rev"`
+	Ref   string `json:"ref,omitempty"` // the value comes from this reference at resolve time
+}
+
+// Record is one override as stored.
+type Record struct {
+	Path       string    `json:"path"`
+	Value      any       `json:"value"`
+	Key        string    `json:"key"`
+	Expiration time.Time `json:"expiration,omitzero"`
+	Metadata
+}
+
+// AuditRecord is one mutation of an override.
+type AuditRecord struct {
+	Action  string `json:"action"` // "set" or "delete"
+	Env     string `json:"env"`
+	Path    string `json:"path"`
+	Who     string `json:"who"`
+	When    string `json:"when"` // RFC 3339 with nanoseconds
+	Rev     int64  `json:"rev"`
+	OldHash string `json:"oldHash,omitempty"` // sha256 of the old JSON value, 16 hex digits; "" when there was none
+	NewHash string `json:"newHash,omitempty"` // likewise for the new value; "" for a delete
+	Ref     string `json:"ref,omitempty"`
+	TTL     string `json:"ttl,omitempty"`
+}
+
+// Options configures a Manager. Store and Doc are required.
+type Options struct {
+	Store kvstore.Store     // the namespace bound as CONFIG
+	Doc   *config.Document  // the file layers (loaded with the same Env)
+	Env   string            // "" for the base configuration
+	By    string            // who is making changes; optional, "" means "unknown"
+	Now   func() time.Time  // optional; nil means time.Now
+	// LKGPath is where the last-known-good effective configuration is
+	// kept; optional, "" disables it.
+	LKGPath string
+	// Resolver resolves cross-API references; optional, nil resolves
+	// kv:// references through Store alone (bound as CONFIG).
+	Resolver *refs.Resolver
+	Logger   *slog.Logger // optional; nil discards
+}
+
+// Manager reads and writes the overrides of one environment.
+type Manager struct {
+	o Options
+}
+
+// New returns a Manager.
+func New(o Options) *Manager {
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	if o.By == "" {
+		o.By = "unknown"
+	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	if o.Resolver == nil {
+		store := o.Store
+		o.Resolver = &refs.Resolver{KV: func(b string) (kvstore.Store, bool) { return store, b == "CONFIG" }}
+	}
+	return &Manager{o: o}
+}
+
+// Target says which store the manager uses.
+func (m *Manager) Target() string {
+	if n, ok := m.o.Store.(kvstore.Namer); ok {
+		return n.Target()
+	}
+	return "KV store"
+}
+
+// RefusedError is returned by Set when the override would break the
+// configuration; Findings are the report entries that fail.
+type RefusedError struct {
+	Path     string
+	Findings []report.Finding
+}
+
+func (e *RefusedError) Error() string {
+	lines := make([]string, len(e.Findings))
+	for i, f := range e.Findings {
+		lines[i] = "  " + f.String()
+	}
+	return fmt.Sprintf("override %s refused:\n%s", e.Path, strings.Join(lines, "\n"))
+}
+
+// SetOptions are the optional parts of Set.
+type SetOptions struct {
+	TTL time.Duration // 0 means no expiry; otherwise at least 60 s (a KV rule)
+	Ref string        // a cross-API reference the value comes from; Value is then ignored
+	By  string        // overrides Options.By for this change
+}
+
+// Set writes an override of path. It checks the path and the value
+// against the schema and the validation rules first: an unknown path, a
+// wrong type, or a value that makes the configuration Invalid is refused
+// with a *RefusedError and nothing is written. Concurrent writers of the
+// same path never lose an update: the revision is bumped atomically on
+// stores that support it (the local store) and verified otherwise.
+func (m *Manager) Set(ctx context.Context, path string, value any, so SetOptions) (Record, error) {
+	canon, err := m.o.Doc.CheckPath(path)
+	if err != nil {
+		return Record{}, &RefusedError{Path: path, Findings: []report.Finding{{Severity: report.Invalid, Rule: "override-path", Path: path, Message: err.Error()}}}
+	}
+	if so.Ref != "" {
+		ref, err := refs.Parse(so.Ref)
+		if err != nil {
+			return Record{}, &RefusedError{Path: canon, Findings: []report.Finding{{Severity: report.Invalid, Rule: "override-ref", Path: canon, Message: err.Error()}}}
+		}
+		if value, err = m.resolveRef(ctx, ref); err != nil {
+			return Record{}, &RefusedError{Path: canon, Findings: []report.Finding{{Severity: report.Invalid, Rule: "override-ref", Path: canon, Message: err.Error()}}}
+		}
+	}
+	current, err := m.List(ctx, "")
+	if err != nil {
+		return Record{}, err
+	}
+	if err := m.check(ctx, canon, value, current); err != nil {
+		return Record{}, err
+	}
+	by := so.By
+	if by == "" {
+		by = m.o.By
+	}
+	stored := value
+	if so.Ref != "" {
+		stored = nil // resolved again at every Resolve
+	}
+	body, err := json.Marshal(stored)
+	if err != nil {
+		return Record{}, fmt.Errorf("encode override %s: %w", canon, err)
+	}
+	key := OverrideKey(m.o.Env, canon)
+	now := m.o.Now().UTC()
+	var rec Record
+	var oldHash string
+	err = kvstore.Update(ctx, m.o.Store, key, func(cur *kvstore.Entry) ([]byte, kvstore.PutOptions, error) {
+		md := Metadata{SetBy: by, SetAt: now.Format(time.RFC3339Nano), Rev: 1, Ref: so.Ref}
+		oldHash = ""
+		if cur != nil {
+			var old Metadata
+			_ = json.Unmarshal(cur.Metadata, &old)
+			md.Rev = old.Rev + 1
+			oldHash = hash(cur.Value)
+		}
+		raw, err := json.Marshal(md)
+		if err != nil {
+			return nil, kvstore.PutOptions{}, err
+		}
+		rec = Record{Path: canon, Value: value, Key: key, Metadata: md}
+		if so.TTL > 0 {
+			rec.Expiration = now.Add(so.TTL).Truncate(time.Second)
+		}
+		return body, kvstore.PutOptions{TTL: so.TTL, Metadata: raw}, nil
+	})
+	if err != nil {
+		return Record{}, fmt.Errorf("write override %s to %s: %w", canon, m.Target(), err)
+	}
+	ttl := ""
+	if so.TTL > 0 {
+		ttl = so.TTL.String()
+	}
+	if err := m.audit(ctx, AuditRecord{Action: "set", Path: canon, Who: by, When: now.Format(stampFormat), Rev: rec.Rev,
+		OldHash: oldHash, NewHash: hash(body), Ref: so.Ref, TTL: ttl}); err != nil {
+		return rec, err
+	}
+	m.o.Logger.Info("override set", "env", EnvName(m.o.Env), "path", canon, "rev", rec.Rev, "by", by)
+	return rec, nil
+}
+
+// check refuses an override that does not fit the schema or that adds an
+// Invalid finding to the report of the configuration with the current
+// overrides.
+func (m *Manager) check(ctx context.Context, path string, value any, current []Record) error {
+	base := toOverrides(current, "")
+	before, _ := m.o.Doc.Apply(base)
+	after, problems := m.o.Doc.Apply(append(toOverrides(current, path), config.Override{Path: path, Value: value, Source: config.Source{Layer: config.LayerKV, Key: OverrideKey(m.o.Env, path)}}))
+	var findings []report.Finding
+	for _, p := range problems {
+		if p.Path == path || strings.HasPrefix(p.Path, path) {
+			findings = append(findings, report.Finding{Severity: report.Invalid, Rule: p.Rule, Path: p.Path, Message: p.Message})
+		}
+	}
+	if len(findings) == 0 {
+		old := invalidSet(config.Validate(before, config.ValidateOptions{Now: m.o.Now()}))
+		for _, e := range config.Validate(after, config.ValidateOptions{Now: m.o.Now()}).Config {
+			for _, f := range e.Findings {
+				if f.Severity == report.Invalid && !old[f.Path+"\x00"+f.Message] {
+					findings = append(findings, f)
+				}
+			}
+		}
+	}
+	if len(findings) > 0 {
+		return &RefusedError{Path: path, Findings: findings}
+	}
+	return nil
+}
+
+func invalidSet(r *report.Report) map[string]bool {
+	set := map[string]bool{}
+	for _, e := range r.Config {
+		for _, f := range e.Findings {
+			if f.Severity == report.Invalid {
+				set[f.Path+"\x00"+f.Message] = true
+			}
+		}
+	}
+	return set
+}
+
+// toOverrides converts records, leaving out path.
+func toOverrides(recs []Record, skip string) []config.Override {
+	var out []config.Override
+	for _, r := range recs {
+		if r.Path == skip || r.Value == nil {
+			continue
+		}
+		out = append(out, r.Override())
+	}
+	return out
+}
+
+// Override converts a record into a config layer value.
+func (r Record) Override() config.Override {
+	src := config.Source{Layer: config.LayerKV, Key: r.Key, SetBy: r.SetBy, SetAt: r.SetAt, Ref: r.Ref}
+	if !r.Expiration.IsZero() {
+		src.ExpiresAt = r.Expiration.UTC().Format(time.RFC3339)
+	}
+	return config.Override{Path: r.Path, Value: r.Value, Source: src}
+}
+
+func (m *Manager) audit(ctx context.Context, a AuditRecord) error {
+	a.Env = EnvName(m.o.Env)
+	body, err := json.Marshal(a)
+	if err != nil {
+		return err
+	}
+	var nonce [4]byte
+	_, _ = rand.Read(nonce[:])
+	key := AuditPrefix(m.o.Env) + a.When + "-" + hex.EncodeToString(nonce[:])
+	if err := m.o.Store.Put(ctx, key, body, kvstore.PutOptions{}); err != nil {
+		return fmt.Errorf("write audit record for %s: %w", a.Path, err)
+	}
+	return nil
+}
+
+func hash(b []byte) string {
+	sum := sha256.Sum256(b)
+	return hex.EncodeToString(sum[:8])
+}
+
+// Get returns the override of path. It returns an error wrapping
+// ErrNotFound when there is none.
+func (m *Manager) Get(ctx context.Context, path string) (Record, error) {
+	canon, err := m.o.Doc.CheckPath(path)
+	if err != nil {
+		canon = path // an override of a path the file no longer has can still be read
+	}
+	e, err := m.o.Store.Get(ctx, OverrideKey(m.o.Env, canon))
+	if errors.Is(err, kvstore.ErrNotFound) {
+		return Record{}, fmt.Errorf("%s in %s: %w", canon, EnvName(m.o.Env), ErrNotFound)
+	}
+	if err != nil {
+		return Record{}, fmt.Errorf("read override %s: %w", canon, err)
+	}
+	return decodeRecord(canon, e.Key, e.Value, e.Metadata, e.Expiration)
+}
+
+func decodeRecord(path, key string, value, md []byte, exp time.Time) (Record, error) {
+	r := Record{Path: path, Key: key, Expiration: exp}
+	if err := json.Unmarshal(value, &r.Value); err != nil {
+		return Record{}, fmt.Errorf("override %s holds no JSON value: %w", key, err)
+	}
+	if len(md) > 0 {
+		if err := json.Unmarshal(md, &r.Metadata); err != nil {
+			return Record{}, fmt.Errorf("override %s has bad metadata: %w", key, err)
+		}
+	}
+	return r, nil
+}
+
+// List returns the overrides whose path starts with prefix, sorted by path.
+func (m *Manager) List(ctx context.Context, prefix string) ([]Record, error) {
+	base := OverrideKey(m.o.Env, "")
+	var out []Record
+	cursor := ""
+	for {
+		page, err := m.o.Store.List(ctx, kvstore.ListOptions{Prefix: base + prefix, Cursor: cursor})
+		if err != nil {
+			return nil, fmt.Errorf("list overrides in %s: %w", m.Target(), err)
+		}
+		for _, k := range page.Keys {
+			e, err := m.o.Store.Get(ctx, k.Name)
+			if errors.Is(err, kvstore.ErrNotFound) {
+				continue // expired or deleted since the listing
+			}
+			if err != nil {
+				return nil, fmt.Errorf("read override %s: %w", k.Name, err)
+			}
+			r, err := decodeRecord(strings.TrimPrefix(k.Name, base), k.Name, e.Value, e.Metadata, e.Expiration)
+			if err != nil {
+				return nil, err
+			}
+			out = append(out, r)
+		}
+		if page.Cursor == "" {
+			break
+		}
+		cursor = page.Cursor
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Path < out[j].Path })
+	return out, nil
+}
+
+// Delete removes the override of path and records it in the audit trail.
+// It returns an error wrapping ErrNotFound when there is none.
+func (m *Manager) Delete(ctx context.Context, path string, by string) error {
+	rec, err := m.Get(ctx, path)
+	if err != nil {
+		return err
+	}
+	if err := m.o.Store.Delete(ctx, rec.Key); err != nil {
+		return fmt.Errorf("delete override %s: %w", rec.Path, err)
+	}
+	if by == "" {
+		by = m.o.By
+	}
+	old, _ := json.Marshal(rec.Value)
+	return m.audit(ctx, AuditRecord{Action: "delete", Path: rec.Path, Who: by, When: m.o.Now().UTC().Format(stampFormat), Rev: rec.Rev, OldHash: hash(old)})
+}
+
+// History returns the audit records of path ("" for every path), oldest first.
+func (m *Manager) History(ctx context.Context, path string) ([]AuditRecord, error) {
+	var out []AuditRecord
+	cursor := ""
+	for {
+		page, err := m.o.Store.List(ctx, kvstore.ListOptions{Prefix: AuditPrefix(m.o.Env), Cursor: cursor})
+		if err != nil {
+			return nil, fmt.Errorf("list audit records in %s: %w", m.Target(), err)
+		}
+		for _, k := range page.Keys {
+			e, err := m.o.Store.Get(ctx, k.Name)
+			if errors.Is(err, kvstore.ErrNotFound) {
+				continue
+			}
+			if err != nil {
+				return nil, fmt.Errorf("read audit record %s: %w", k.Name, err)
+			}
+			var a AuditRecord
+			if err := json.Unmarshal(e.Value, &a); err != nil {
+				return nil, fmt.Errorf("audit record %s: %w", k.Name, err)
+			}
+			if path == "" || a.Path == path {
+				out = append(out, a)
+			}
+		}
+		if page.Cursor == "" {
+			break
+		}
+		cursor = page.Cursor
+	}
+	// Keys sort by time already; records of one instant by revision.
+	sort.SliceStable(out, func(i, j int) bool {
+		if out[i].When != out[j].When {
+			return out[i].When < out[j].When
+		}
+		return out[i].Rev < out[j].Rev
+	})
+	return out, nil
+}
+
+// resolveRef reads a reference and decodes its value: JSON when it
+// parses, otherwise the text itself.
+func (m *Manager) resolveRef(ctx context.Context, r refs.Ref) (any, error) {
+	res, err := m.o.Resolver.Resolve(ctx, r)
+	if err != nil {
+		return nil, err
+	}
+	var v any
+	if json.Unmarshal(res.Value, &v) == nil {
+		return v, nil
+	}
+	return strings.TrimSpace(string(res.Value)), nil
+}
