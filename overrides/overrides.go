@@ -96,11 +96,11 @@ type AuditRecord struct {
 
 // Options configures a Manager. Store and Doc are required.
 type Options struct {
-	Store kvstore.Store     // the namespace bound as CONFIG
-	Doc   *config.Document  // the file layers (loaded with the same Env)
-	Env   string            // "" for the base configuration
-	By    string            // who is making changes; optional, "" means "unknown"
-	Now   func() time.Time  // optional; nil means time.Now
+	Store kvstore.Store    // the namespace bound as CONFIG
+	Doc   *config.Document // the file layers (loaded with the same Env)
+	Env   string           // "" for the base configuration
+	By    string           // who is making changes; optional, "" means "unknown"
+	Now   func() time.Time // optional; nil means time.Now
 	// LKGPath is where the last-known-good effective configuration is
 	// kept; optional, "" disables it.
 	LKGPath string

@@ -50,12 +50,12 @@ func (s *Snapshot) Age(now time.Time) time.Duration {
 
 // lkgFile is the content of lkg.json.
 type lkgFile struct {
-	Version   int              `json:"version"`
-	SavedAt   time.Time        `json:"savedAt"`
-	Env       string           `json:"env"`
-	File      string           `json:"file"`
-	Overrides []Record         `json:"overrides"`
-	Effective config.Value     `json:"effective"`
+	Version   int          `json:"version"`
+	SavedAt   time.Time    `json:"savedAt"`
+	Env       string       `json:"env"`
+	File      string       `json:"file"`
+	Overrides []Record     `json:"overrides"`
+	Effective config.Value `json:"effective"`
 }
 
 // Resolve reads the overrides, resolves their references and applies them
