@@ -265,6 +265,10 @@ func suggest(got string, known []string, noun string) string {
 		if norm(k) == norm(got) || strings.HasPrefix(k, got) && len(got) >= 3 {
 			return fmt.Sprintf(" (did you mean %q?)", k)
 		}
+		// A misspelt start of a longer name ("rolout" for rolloutPercentage).
+		if len(got) >= 4 && len(k) > len(got) && levenshtein(strings.ToLower(got), strings.ToLower(k[:len(got)+1])) <= 1 {
+			return fmt.Sprintf(" (did you mean %q?)", k)
+		}
 		if d := levenshtein(strings.ToLower(got), strings.ToLower(k)); d < bestDist {
 			best, bestDist = k, d
 		}

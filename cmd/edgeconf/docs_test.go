@@ -91,17 +91,24 @@ func TestDocs_ConsoleExamplesRun(t *testing.T) {
 	t.Chdir(root)
 	total := 0
 	for _, file := range files {
+		// The examples of one file share a state folder, in order, so an
+		// `override set` is seen by the `get` after it.
+		env := map[string]string{"EDGECONF_STATE_DIR": filepath.Join(t.TempDir(), "state"), "USER": "alice"}
 		for _, ex := range parseDocExamples(t, file) {
 			total++
 			rel, _ := filepath.Rel(root, ex.file)
 			t.Run(rel+":"+strconv.Itoa(ex.line), func(t *testing.T) {
-				code, out, errOut := runCLI(t, nil, ex.args...)
+				code, out, errOut := runCLI(t, env, ex.args...)
 				if code != ex.wantCode {
 					t.Fatalf("%s:%d: edgeconf %s exited %d, want %d\nstdout:\n%s\nstderr:\n%s",
 						rel, ex.line, strings.Join(ex.args, " "), code, ex.wantCode, out, errOut)
 				}
 				// Examples that fail show what the user sees: stderr too.
-				lines := strings.Split(out+errOut, "\n")
+				combined := out
+				if combined != "" && !strings.HasSuffix(combined, "\n") {
+					combined += "\n" // raw values (kv get) end without a newline
+				}
+				lines := strings.Split(combined+errOut, "\n")
 				for i := range lines {
 					lines[i] = strings.TrimRight(lines[i], " ")
 				}

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -29,8 +30,9 @@ func newGetCmd(d *deps, g *globalOptions, runF func(*getOptions) error) *cobra.C
 		Long: `Get prints the effective value at a dotted PATH (features.premium.rolloutPercentage,
 cloudflare.kvNamespaces[0].id), or the whole configuration with --all.
 
-Layers, lowest first: default < file < environment (--env). --explain names
-the layer and file:line:col that set the value and the layers it shadows.
+Layers, lowest first: default < file < environment (--env) < KV override
+(edgeconf override set). --explain names the layer and file:line:col, or
+the KV key with who set it, when and until when, and the layers it shadows.
 Without -o a single value prints bare and a section prints as YAML.`,
 		Example: `  edgeconf get domain
   edgeconf get cloudflare.worker.name --env staging --explain
@@ -64,10 +66,12 @@ Without -o a single value prints bare and a section prints as YAML.`,
 }
 
 func runGet(d *deps, g *globalOptions, opts *getOptions) error {
-	doc, err := g.load(d)
+	s, err := openSession(d, g, false, "")
 	if err != nil {
 		return err
 	}
+	defer s.Close()
+	doc := s.doc
 	if fatal := doc.Fatal(); len(fatal) > 0 {
 		// Nothing was decoded: every value would be a default.
 		return &exitError{code: exitFailed, err: fatal}
@@ -78,6 +82,14 @@ func runGet(d *deps, g *globalOptions, opts *getOptions) error {
 			fmt.Fprintf(d.Stderr, "  %s\n", p.Error())
 		}
 	}
+	snap, err := s.snapshot(context.Background(), d)
+	if err != nil {
+		return &exitError{code: exitFailed, err: err}
+	}
+	for _, p := range snap.Problems {
+		fmt.Fprintf(d.Stderr, "edgeconf: override ignored: %s\n", p.Error())
+	}
+	doc = snap.Doc
 	path, val, err := doc.Lookup(opts.Path)
 	if errors.Is(err, config.ErrNoSuchPath) {
 		return &exitError{code: exitUsage, err: err}
@@ -157,12 +169,30 @@ func writeExplained(w io.Writer, doc *config.Document, path string, opts *getOpt
 		for _, s := range doc.Shadowed(l.Path) {
 			shadows = append(shadows, describeSource(s))
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", l.Path, l.Value.String(), l.Source.Layer, orDash(l.Source.Pos.String()), orDash(strings.Join(shadows, ", ")))
+		at := l.Source.Pos.String()
+		if l.Source.Layer == config.LayerKV {
+			at = strings.TrimPrefix(describeSource(l.Source), "kv (")
+			at = strings.TrimSuffix(at, ")")
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", l.Path, l.Value.String(), l.Source.Layer, orDash(at), orDash(strings.Join(shadows, ", ")))
 	}
 	return tw.Flush()
 }
 
 func describeSource(s config.Source) string {
+	if s.Layer == config.LayerKV {
+		parts := []string{s.Key}
+		if s.SetBy != "" {
+			parts = append(parts, "set by "+s.SetBy+" at "+s.SetAt)
+		}
+		if s.ExpiresAt != "" {
+			parts = append(parts, "expires "+s.ExpiresAt)
+		}
+		if s.Ref != "" {
+			parts = append(parts, "from "+s.Ref)
+		}
+		return s.Layer + " (" + strings.Join(parts, ", ") + ")"
+	}
 	if p := s.Pos.String(); p != "" {
 		return s.Layer + " (" + p + ")"
 	}

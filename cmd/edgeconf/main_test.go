@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"encoding/xml"
+	"maps"
 	"os"
 	"path/filepath"
 	"strings"
@@ -15,8 +16,18 @@ var testNow = time.Date(2026, 6, 1, 12, 0, 0, 0, time.UTC)
 
 // runCLI runs edgeconf in-process with the given environment and returns
 // the exit code, stdout and stderr.
+//
+// Unless env names EDGECONF_STATE_DIR, every call gets a fresh empty state
+// folder, so no test reads a developer's ./.edgeconf.
 func runCLI(t *testing.T, env map[string]string, args ...string) (int, string, string) {
 	t.Helper()
+	if _, ok := env["EDGECONF_STATE_DIR"]; !ok {
+		env = maps.Clone(env)
+		if env == nil {
+			env = map[string]string{}
+		}
+		env["EDGECONF_STATE_DIR"] = filepath.Join(t.TempDir(), "state")
+	}
 	var out, errOut bytes.Buffer
 	d := &deps{
 		Stdin:  strings.NewReader(""),

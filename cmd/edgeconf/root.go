@@ -127,6 +127,8 @@ Exit codes: 0 success, 1 the job failed (e.g. invalid config), 2 usage error.`,
 		newGetCmd(d, g, nil),
 		newSchemaCmd(d, nil),
 		newFlagsCmd(d, g),
+		newOverrideCmd(d, g),
+		newKVCmd(d, g),
 	)
 	return root
 }

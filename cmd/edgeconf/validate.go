@@ -1,6 +1,8 @@
 package main
 
 import (
+	"context"
+
 	"github.com/spf13/cobra"
 
 	"github.com/factory-wager/edgeconf/config"
@@ -20,6 +22,12 @@ func newValidateCmd(d *deps, g *globalOptions, runF func(*validateOptions) error
 		Long: `Validate checks every section of the configuration and prints one entry per
 section: Valid, Warning or Invalid, each problem with file:line:col and its
 key path. All problems are reported at once.
+
+It validates the effective configuration: the file, the --env section and
+the KV overrides of the local state folder ($EDGECONF_STATE_DIR, else
+./.edgeconf). Entries an override touches are marked kvOverride, and every
+crossReference is resolved against that store and checked by its validator
+(a missing value, or an R2/D1/DO reference, is a Warning).
 
 Exit status: 0 when no section is Invalid (with --strict: and none is a
 Warning), 1 otherwise, 2 for a usage error such as a missing file.`,
@@ -44,11 +52,22 @@ func runValidate(d *deps, g *globalOptions, opts *validateOptions) error {
 	if err != nil {
 		return &exitError{code: exitUsage, err: err}
 	}
-	doc, err := g.load(d)
+	s, err := openSession(d, g, false, "")
 	if err != nil {
 		return err
 	}
-	r := config.Validate(doc, config.ValidateOptions{Now: d.Now()})
+	defer s.Close()
+	var r *report.Report
+	if len(s.doc.Fatal()) > 0 {
+		r = config.Validate(s.doc, config.ValidateOptions{Now: d.Now()}) // nothing to resolve
+	} else {
+		printTarget(d, s.store.target)
+		snap, err := s.snapshot(context.Background(), d)
+		if err != nil {
+			return &exitError{code: exitFailed, err: err}
+		}
+		r = s.mgr.Validate(context.Background(), snap, d.Now())
+	}
 	wopts := report.WriteOptions{Strict: opts.Strict, Color: format == report.Table && wantColor(d, d.Stdout)}
 	if err := report.Write(d.Stdout, r, format, wopts); err != nil {
 		return err

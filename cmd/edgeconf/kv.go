@@ -1,0 +1,288 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"strconv"
+	"time"
+
+	"github.com/schollz/progressbar/v3"
+	"github.com/spf13/cobra"
+
+	"github.com/factory-wager/edgeconf/kvstore"
+)
+
+type kvOptions struct {
+	Binding string
+	Local   bool
+}
+
+func newKVCmd(d *deps, g *globalOptions) *cobra.Command {
+	o := &kvOptions{}
+	cmd := &cobra.Command{
+		Use:   "kv",
+		Short: "Read and write KV namespaces directly (Workers KV semantics and limits)",
+		Long: `Kv reads and writes a KV namespace of the local state folder
+($EDGECONF_STATE_DIR, else ./.edgeconf) with the rules of Workers KV: keys up
+to 512 bytes, values up to 25 MiB, metadata a JSON object up to 1024 bytes,
+TTL at least 60 s. Bulk files use wrangler's format:
+[{"key": ..., "value": ..., "expiration_ttl": ..., "metadata": {...}}].`,
+		Args: usageArgs(cobra.NoArgs),
+		RunE: func(cmd *cobra.Command, args []string) error { return cmd.Help() },
+	}
+	cmd.PersistentFlags().StringVar(&o.Binding, "binding", configBinding, "the namespace's binding name")
+	cmd.PersistentFlags().BoolVar(&o.Local, "local", true, "use the local state folder (the default)")
+	cmd.AddCommand(newKVGetCmd(d, o), newKVPutCmd(d, o), newKVListCmd(d, o), newKVDeleteCmd(d, o),
+		newKVBulkPutCmd(d, o), newKVBulkDeleteCmd(d, o))
+	return cmd
+}
+
+// withKV opens the namespace, says which it is, and runs fn.
+func withKV(d *deps, o *kvOptions, write bool, fn func(kvstore.Store) error) error {
+	if !o.Local {
+		return usageErrorf("only --local is available in this build")
+	}
+	st, err := openLocal(d, o.Binding, write)
+	if err != nil {
+		return err
+	}
+	defer st.close()
+	printTarget(d, st.target)
+	if err := fn(st.kv); err != nil {
+		if _, ok := err.(*exitError); ok {
+			return err
+		}
+		return &exitError{code: exitFailed, err: err}
+	}
+	return nil
+}
+
+func newKVGetCmd(d *deps, o *kvOptions) *cobra.Command {
+	var withMeta bool
+	cmd := &cobra.Command{
+		Use:   "get KEY",
+		Short: "Print a value (raw bytes), or with --metadata a JSON object",
+		Args:  usageArgs(cobra.ExactArgs(1)),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return withKV(d, o, false, func(s kvstore.Store) error {
+				e, err := s.Get(cmd.Context(), args[0])
+				if err != nil {
+					return err
+				}
+				if !withMeta {
+					_, err = d.Stdout.Write(e.Value)
+					return err
+				}
+				out := map[string]any{"key": e.Key, "value": string(e.Value), "metadata": e.Metadata}
+				if !e.Expiration.IsZero() {
+					out["expiration"] = e.Expiration.Unix()
+				}
+				return writeJSONValue(d.Stdout, out)
+			})
+		},
+	}
+	cmd.Flags().BoolVar(&withMeta, "metadata", false, "print {key, value, metadata, expiration} as JSON")
+	return cmd
+}
+
+func newKVPutCmd(d *deps, o *kvOptions) *cobra.Command {
+	var (
+		path, metadata string
+		ttl            time.Duration
+		expiration     int64
+	)
+	cmd := &cobra.Command{
+		Use:   "put KEY [VALUE]",
+		Short: "Write a value (from VALUE, --path FILE, or stdin)",
+		Args:  usageArgs(cobra.RangeArgs(1, 2)),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			var value []byte
+			var err error
+			switch {
+			case len(args) == 2 && path != "":
+				return usageErrorf("give a VALUE or --path, not both")
+			case len(args) == 2:
+				value = []byte(args[1])
+			case path != "":
+				if value, err = os.ReadFile(path); err != nil {
+					return usageErrorf("%v", err)
+				}
+			default:
+				if value, err = io.ReadAll(io.LimitReader(d.Stdin, kvstore.MaxValueBytes+1)); err != nil {
+					return err
+				}
+			}
+			opts := kvstore.PutOptions{TTL: ttl}
+			if expiration != 0 {
+				opts.Expiration = time.Unix(expiration, 0)
+			}
+			if metadata != "" {
+				opts.Metadata = json.RawMessage(metadata)
+			}
+			return withKV(d, o, true, func(s kvstore.Store) error {
+				if err := s.Put(cmd.Context(), args[0], value, opts); err != nil {
+					return err
+				}
+				fmt.Fprintf(d.Stdout, "wrote %d bytes to %s\n", len(value), args[0])
+				return nil
+			})
+		},
+	}
+	cmd.Flags().StringVar(&path, "path", "", "read the value from this file")
+	cmd.Flags().StringVar(&metadata, "metadata", "", "a JSON object of at most 1024 bytes")
+	cmd.Flags().DurationVar(&ttl, "ttl", 0, "expire after this long (at least 60s)")
+	cmd.Flags().Int64Var(&expiration, "expiration", 0, "expire at this unix time (at least 60 s ahead)")
+	return cmd
+}
+
+func newKVListCmd(d *deps, o *kvOptions) *cobra.Command {
+	var prefix string
+	var limit int
+	cmd := &cobra.Command{
+		Use:   "list",
+		Short: "List keys as JSON [{name, expiration, metadata}], following every page",
+		Args:  usageArgs(cobra.NoArgs),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return withKV(d, o, false, func(s kvstore.Store) error {
+				type key struct {
+					Name       string          `json:"name"`
+					Expiration int64           `json:"expiration,omitempty"`
+					Metadata   json.RawMessage `json:"metadata,omitempty"`
+				}
+				out := []key{}
+				cursor := ""
+				for {
+					page, err := s.List(cmd.Context(), kvstore.ListOptions{Prefix: prefix, Cursor: cursor})
+					if err != nil {
+						return err
+					}
+					for _, k := range page.Keys {
+						if limit > 0 && len(out) == limit {
+							return writeJSONValue(d.Stdout, out)
+						}
+						var exp int64
+						if !k.Expiration.IsZero() {
+							exp = k.Expiration.Unix()
+						}
+						out = append(out, key{Name: k.Name, Expiration: exp, Metadata: k.Metadata})
+					}
+					if page.Cursor == "" {
+						return writeJSONValue(d.Stdout, out)
+					}
+					cursor = page.Cursor
+				}
+			})
+		},
+	}
+	cmd.Flags().StringVar(&prefix, "prefix", "", "only keys that start with this")
+	cmd.Flags().IntVar(&limit, "limit", 0, "at most this many keys (default all)")
+	return cmd
+}
+
+func newKVDeleteCmd(d *deps, o *kvOptions) *cobra.Command {
+	return &cobra.Command{
+		Use:   "delete KEY",
+		Short: "Delete a key (deleting a missing key is not an error, as in Workers KV)",
+		Args:  usageArgs(cobra.ExactArgs(1)),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return withKV(d, o, true, func(s kvstore.Store) error {
+				if err := s.Delete(cmd.Context(), args[0]); err != nil {
+					return err
+				}
+				fmt.Fprintf(d.Stdout, "deleted %s\n", args[0])
+				return nil
+			})
+		},
+	}
+}
+
+// progress is a bar on stderr when it is a terminal, and nothing otherwise.
+func progress(d *deps, total int, what string) *progressbar.ProgressBar {
+	if !d.IsTerminal(d.Stderr) {
+		return progressbar.DefaultSilent(int64(total), what)
+	}
+	return progressbar.NewOptions(total, progressbar.OptionSetWriter(d.Stderr), progressbar.OptionSetDescription(what),
+		progressbar.OptionShowCount(), progressbar.OptionClearOnFinish(), progressbar.OptionThrottle(100*time.Millisecond))
+}
+
+func newKVBulkPutCmd(d *deps, o *kvOptions) *cobra.Command {
+	return &cobra.Command{
+		Use:   "bulk-put FILE",
+		Short: "Write the pairs of a wrangler bulk file, in batches of at most 10,000",
+		Args:  usageArgs(cobra.ExactArgs(1)),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			f, err := os.Open(args[0])
+			if err != nil {
+				return usageErrorf("%v", err)
+			}
+			defer f.Close()
+			pairs, err := kvstore.ReadBulkFile(f)
+			if err != nil {
+				return &exitError{code: exitFailed, err: fmt.Errorf("%s: %w", args[0], err)}
+			}
+			return withKV(d, o, true, func(s kvstore.Store) error {
+				if err := bulkPut(cmd.Context(), d, s, pairs); err != nil {
+					return err
+				}
+				fmt.Fprintf(d.Stdout, "wrote %d pairs\n", len(pairs))
+				return nil
+			})
+		},
+	}
+}
+
+func bulkPut(ctx context.Context, d *deps, s kvstore.Store, pairs []kvstore.Pair) error {
+	bar := progress(d, len(pairs), "writing")
+	defer bar.Finish()
+	for start := 0; start < len(pairs); start += kvstore.MaxBulkPairs {
+		batch := pairs[start:min(start+kvstore.MaxBulkPairs, len(pairs))]
+		if bp, ok := s.(kvstore.BulkPutter); ok {
+			if err := bp.PutMany(ctx, batch); err != nil {
+				return fmt.Errorf("pairs %d..%d: %w", start, start+len(batch)-1, err)
+			}
+			_ = bar.Add(len(batch))
+			continue
+		}
+		for i, p := range batch {
+			if err := s.Put(ctx, p.Key, p.Value, p.Options); err != nil {
+				return fmt.Errorf("pair %d: %w", start+i, err)
+			}
+			_ = bar.Add(1)
+		}
+	}
+	return nil
+}
+
+func newKVBulkDeleteCmd(d *deps, o *kvOptions) *cobra.Command {
+	return &cobra.Command{
+		Use:   "bulk-delete FILE",
+		Short: "Delete the keys of a JSON file: [\"k1\", \"k2\"] or [{\"key\": ...}]",
+		Args:  usageArgs(cobra.ExactArgs(1)),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			f, err := os.Open(args[0])
+			if err != nil {
+				return usageErrorf("%v", err)
+			}
+			defer f.Close()
+			keys, err := kvstore.ReadBulkDeleteFile(f)
+			if err != nil {
+				return &exitError{code: exitFailed, err: fmt.Errorf("%s: %w", args[0], err)}
+			}
+			return withKV(d, o, true, func(s kvstore.Store) error {
+				bar := progress(d, len(keys), "deleting")
+				defer bar.Finish()
+				for i, k := range keys {
+					if err := s.Delete(cmd.Context(), k); err != nil {
+						return fmt.Errorf("key %d (%s): %w", i, strconv.Quote(k), err)
+					}
+					_ = bar.Add(1)
+				}
+				fmt.Fprintf(d.Stdout, "deleted %d keys\n", len(keys))
+				return nil
+			})
+		},
+	}
+}

@@ -1,0 +1,307 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/spf13/cobra"
+	"go.yaml.in/yaml/v3"
+
+	"github.com/factory-wager/edgeconf/overrides"
+)
+
+func newOverrideCmd(d *deps, g *globalOptions) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "override",
+		Short: "Change configuration values without redeploying (overrides in KV)",
+		Long: `Override keeps values in the KV namespace bound as CONFIG that sit above the
+file: default < file < environment (--env) < KV override. Every change is
+checked against the schema and the validation rules first, gets a revision,
+an optional TTL and an audit record.
+
+Keys: edgeconf/v1/overrides/<env>/<path> (env "_base" without --env).
+Overrides apply to their own environment only. On Cloudflare, KV is
+eventually consistent: a change can take about 60 s to be seen everywhere.
+The store is the local state folder ($EDGECONF_STATE_DIR, else ./.edgeconf).`,
+		Args: usageArgs(cobra.NoArgs),
+		RunE: func(cmd *cobra.Command, args []string) error { return cmd.Help() },
+	}
+	cmd.AddCommand(newOverrideSetCmd(d, g), newOverrideGetCmd(d, g), newOverrideListCmd(d, g),
+		newOverrideDeleteCmd(d, g), newOverrideHistoryCmd(d, g), newOverrideExportCmd(d, g))
+	return cmd
+}
+
+type overrideSetOptions struct {
+	Path, Value, Ref, By string
+	TTL                  time.Duration
+	HasValue             bool
+}
+
+func newOverrideSetCmd(d *deps, g *globalOptions) *cobra.Command {
+	o := &overrideSetOptions{}
+	cmd := &cobra.Command{
+		Use:   "set PATH [VALUE]",
+		Short: "Set an override (VALUE is YAML: 50, true, \"text\", [a, b], {k: v})",
+		Example: `  edgeconf override set features.premium.rolloutPercentage 50 --ttl 1h
+  edgeconf override set features.premium.allowedUsers --ref kv://CONFIG/premium-users
+  edgeconf override set cloudflare.worker.name quantum-canary --env staging --by alice`,
+		Args: usageArgs(cobra.RangeArgs(1, 2)),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			o.Path = args[0]
+			if len(args) == 2 {
+				o.Value, o.HasValue = args[1], true
+			}
+			if o.HasValue == (o.Ref != "") {
+				return usageErrorf("give a VALUE or --ref URI (one of them)")
+			}
+			return runOverrideSet(cmd.Context(), d, g, o)
+		},
+	}
+	cmd.Flags().DurationVar(&o.TTL, "ttl", 0, "expire the override after this long (at least 60s; default never)")
+	cmd.Flags().StringVar(&o.Ref, "ref", "", "take the value from a reference: kv://BINDING/key, r2://..., d1://..., do://...")
+	cmd.Flags().StringVar(&o.By, "by", "", "who makes the change (default $USER)")
+	return cmd
+}
+
+func runOverrideSet(ctx context.Context, d *deps, g *globalOptions, o *overrideSetOptions) error {
+	var value any
+	if o.HasValue {
+		if err := yaml.Unmarshal([]byte(o.Value), &value); err != nil {
+			return usageErrorf("VALUE %q is not YAML: %v", o.Value, err)
+		}
+		if value == nil {
+			return usageErrorf("VALUE is empty; to remove an override use: edgeconf override delete %s", o.Path)
+		}
+	}
+	s, err := openSession(d, g, true, o.By)
+	if err != nil {
+		return err
+	}
+	defer s.Close()
+	printTarget(d, s.store.target)
+	rec, err := s.mgr.Set(ctx, o.Path, value, overrides.SetOptions{TTL: o.TTL, Ref: o.Ref})
+	var refused *overrides.RefusedError
+	if errors.As(err, &refused) {
+		return &exitError{code: exitFailed, err: refused}
+	}
+	if err != nil {
+		return &exitError{code: exitFailed, err: err}
+	}
+	fmt.Fprintf(d.Stdout, "set %s = %s (rev %d, by %s%s)\n", rec.Path, compactJSON(rec.Value), rec.Rev, rec.SetBy, expiry(rec))
+	return nil
+}
+
+func expiry(r overrides.Record) string {
+	if r.Expiration.IsZero() {
+		return ""
+	}
+	return ", expires " + r.Expiration.UTC().Format(time.RFC3339)
+}
+
+func compactJSON(v any) string {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return fmt.Sprint(v)
+	}
+	return string(b)
+}
+
+type overrideReadOptions struct {
+	Output string
+	Prefix string
+}
+
+func checkTableOrJSON(o string) error {
+	if o != "table" && o != "json" {
+		return usageErrorf("unknown output format %q (want table or json)", o)
+	}
+	return nil
+}
+
+func newOverrideGetCmd(d *deps, g *globalOptions) *cobra.Command {
+	o := &overrideReadOptions{}
+	cmd := &cobra.Command{
+		Use:   "get PATH",
+		Short: "Show one override with its metadata",
+		Args:  usageArgs(cobra.ExactArgs(1)),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := checkTableOrJSON(o.Output); err != nil {
+				return err
+			}
+			s, err := openSession(d, g, false, "")
+			if err != nil {
+				return err
+			}
+			defer s.Close()
+			printTarget(d, s.store.target)
+			rec, err := s.mgr.Get(cmd.Context(), args[0])
+			if err != nil {
+				return &exitError{code: exitFailed, err: err}
+			}
+			return writeRecords(d.Stdout, []overrides.Record{rec}, o.Output, true)
+		},
+	}
+	cmd.Flags().StringVarP(&o.Output, "output", "o", "table", "output format: table or json")
+	return cmd
+}
+
+func newOverrideListCmd(d *deps, g *globalOptions) *cobra.Command {
+	o := &overrideReadOptions{}
+	cmd := &cobra.Command{
+		Use:   "list",
+		Short: "List the overrides of the environment",
+		Args:  usageArgs(cobra.NoArgs),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := checkTableOrJSON(o.Output); err != nil {
+				return err
+			}
+			s, err := openSession(d, g, false, "")
+			if err != nil {
+				return err
+			}
+			defer s.Close()
+			printTarget(d, s.store.target)
+			recs, err := s.mgr.List(cmd.Context(), o.Prefix)
+			if err != nil {
+				return &exitError{code: exitFailed, err: err}
+			}
+			return writeRecords(d.Stdout, recs, o.Output, false)
+		},
+	}
+	cmd.Flags().StringVar(&o.Prefix, "prefix", "", "only paths that start with this")
+	cmd.Flags().StringVarP(&o.Output, "output", "o", "table", "output format: table or json")
+	return cmd
+}
+
+func writeRecords(w io.Writer, recs []overrides.Record, format string, single bool) error {
+	if format == "json" {
+		if single {
+			return writeJSONValue(w, recs[0])
+		}
+		if recs == nil {
+			recs = []overrides.Record{}
+		}
+		return writeJSONValue(w, recs)
+	}
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "PATH\tVALUE\tREV\tSET BY\tSET AT\tEXPIRES\tREF")
+	for _, r := range recs {
+		exp := "-"
+		if !r.Expiration.IsZero() {
+			exp = r.Expiration.UTC().Format(time.RFC3339)
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%d\t%s\t%s\t%s\t%s\n", r.Path, compactJSON(r.Value), r.Rev, r.SetBy, r.SetAt, exp, orDash(r.Ref))
+	}
+	return tw.Flush()
+}
+
+func newOverrideDeleteCmd(d *deps, g *globalOptions) *cobra.Command {
+	var by string
+	cmd := &cobra.Command{
+		Use:   "delete PATH",
+		Short: "Remove an override; the file value applies again",
+		Args:  usageArgs(cobra.ExactArgs(1)),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			s, err := openSession(d, g, true, by)
+			if err != nil {
+				return err
+			}
+			defer s.Close()
+			printTarget(d, s.store.target)
+			if err := s.mgr.Delete(cmd.Context(), args[0], who(d, by)); err != nil {
+				return &exitError{code: exitFailed, err: err}
+			}
+			fmt.Fprintf(d.Stdout, "deleted %s\n", args[0])
+			return nil
+		},
+	}
+	cmd.Flags().StringVar(&by, "by", "", "who makes the change (default $USER)")
+	return cmd
+}
+
+func newOverrideHistoryCmd(d *deps, g *globalOptions) *cobra.Command {
+	o := &overrideReadOptions{}
+	cmd := &cobra.Command{
+		Use:   "history [PATH]",
+		Short: "Show the audit trail of one path, or of all",
+		Args:  usageArgs(cobra.MaximumNArgs(1)),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := checkTableOrJSON(o.Output); err != nil {
+				return err
+			}
+			path := ""
+			if len(args) == 1 {
+				path = args[0]
+			}
+			s, err := openSession(d, g, false, "")
+			if err != nil {
+				return err
+			}
+			defer s.Close()
+			printTarget(d, s.store.target)
+			hist, err := s.mgr.History(cmd.Context(), path)
+			if err != nil {
+				return &exitError{code: exitFailed, err: err}
+			}
+			if o.Output == "json" {
+				if hist == nil {
+					hist = []overrides.AuditRecord{}
+				}
+				return writeJSONValue(d.Stdout, hist)
+			}
+			tw := tabwriter.NewWriter(d.Stdout, 0, 4, 2, ' ', 0)
+			fmt.Fprintln(tw, "WHEN\tACTION\tPATH\tREV\tWHO\tOLD\tNEW")
+			for _, h := range hist {
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%s\t%s\t%s\n", h.When, h.Action, h.Path, h.Rev, h.Who, orDash(h.OldHash), orDash(h.NewHash))
+			}
+			return tw.Flush()
+		},
+	}
+	cmd.Flags().StringVarP(&o.Output, "output", "o", "table", "output format: table or json")
+	return cmd
+}
+
+func newOverrideExportCmd(d *deps, g *globalOptions) *cobra.Command {
+	var format, out string
+	cmd := &cobra.Command{
+		Use:   "export",
+		Short: "Write the overrides as a file `wrangler kv bulk put --local` accepts",
+		Example: `  edgeconf override export --format wrangler-bulk --output overrides.json
+  npx wrangler kv bulk put overrides.json --binding CONFIG --local`,
+		Args: usageArgs(cobra.NoArgs),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if format != "wrangler-bulk" {
+				return usageErrorf("unknown export format %q (want %s)", format, strings.Join(overrides.ExportFormats, ", "))
+			}
+			s, err := openSession(d, g, false, "")
+			if err != nil {
+				return err
+			}
+			defer s.Close()
+			printTarget(d, s.store.target)
+			w := d.Stdout
+			if out != "" && out != "-" {
+				f, err := os.Create(out)
+				if err != nil {
+					return &exitError{code: exitFailed, err: err}
+				}
+				defer f.Close()
+				w = f
+			}
+			if err := s.mgr.Export(cmd.Context(), w, format); err != nil {
+				return &exitError{code: exitFailed, err: err}
+			}
+			return nil
+		},
+	}
+	cmd.Flags().StringVar(&format, "format", "wrangler-bulk", "export format: wrangler-bulk")
+	cmd.Flags().StringVar(&out, "output", "-", "file to write (- for stdout)")
+	return cmd
+}
