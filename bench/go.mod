@@ -1,6 +1,6 @@
 module github.com/factory-wager/edgeconf/bench
 
-go 1.26
+go 1.26.0
 
 replace github.com/factory-wager/edgeconf => ../
 
@@ -8,6 +8,7 @@ require (
 	github.com/factory-wager/edgeconf v0.0.0-00010101000000-000000000000
 	github.com/launchdarkly/go-sdk-common/v3 v3.1.0
 	github.com/launchdarkly/go-server-sdk-evaluation/v3 v3.0.1
+	go.etcd.io/bbolt v1.4.3
 )
 
 require (
@@ -24,4 +25,5 @@ require (
 	go.yaml.in/yaml/v3 v3.0.6 // indirect
 	go.yaml.in/yaml/v4 v4.0.0-rc.2 // indirect
 	golang.org/x/exp v0.0.0-20220823124025-807a23277127 // indirect
+	golang.org/x/sys v0.49.0 // indirect
 )
