@@ -18,6 +18,7 @@ import (
 	"time"
 
 	bolt "go.etcd.io/bbolt"
+	bolterrors "go.etcd.io/bbolt/errors"
 )
 
 // DefaultDir is the state folder used when none is configured.
@@ -76,7 +77,7 @@ func Open(opts Options) (*State, error) {
 	}
 	path := filepath.Join(opts.Dir, DBFile)
 	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: opts.LockTimeout, ReadOnly: opts.ReadOnly})
-	if errors.Is(err, bolt.ErrTimeout) {
+	if errors.Is(err, bolterrors.ErrTimeout) {
 		return nil, fmt.Errorf("%w: %s%s (waited %s)", ErrLocked, opts.Dir, describeOwner(opts.Dir), opts.LockTimeout)
 	}
 	if err != nil {
