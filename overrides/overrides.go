@@ -94,6 +94,11 @@ type AuditRecord struct {
 	TTL     string `json:"ttl,omitempty"`
 }
 
+// DefaultRefCacheTTL is how long the default resolver keeps a resolved
+// reference: shorter than KV's ~60 s propagation, so caching never hides
+// a change for longer than KV itself would.
+const DefaultRefCacheTTL = 30 * time.Second
+
 // Options configures a Manager. Store and Doc are required.
 type Options struct {
 	Store kvstore.Store    // the namespace bound as CONFIG
@@ -105,7 +110,8 @@ type Options struct {
 	// kept; optional, "" disables it.
 	LKGPath string
 	// Resolver resolves cross-API references; optional, nil resolves
-	// kv:// references through Store alone (bound as CONFIG).
+	// kv:// references through Store alone (bound as CONFIG), caching
+	// values for DefaultRefCacheTTL.
 	Resolver *refs.Resolver
 	Logger   *slog.Logger // optional; nil discards
 }
@@ -128,7 +134,11 @@ func New(o Options) *Manager {
 	}
 	if o.Resolver == nil {
 		store := o.Store
-		o.Resolver = &refs.Resolver{KV: func(b string) (kvstore.Store, bool) { return store, b == "CONFIG" }}
+		o.Resolver = &refs.Resolver{
+			KV:       func(b string) (kvstore.Store, bool) { return store, b == "CONFIG" },
+			CacheTTL: DefaultRefCacheTTL,
+			Now:      o.Now,
+		}
 	}
 	return &Manager{o: o}
 }

@@ -247,10 +247,12 @@ func TestValidate_CrossReferences(t *testing.T) {
 		t.Errorf("a missing KV value:\n%s", got)
 	}
 	mustPut(t, f.store, "premium-users", `{"not":"a list"}`)
+	*f.now = f.now.Add(overrides.DefaultRefCacheTTL) // past the reference cache
 	if got := reportLines(f.m.Validate(ctx, snap, t0)); !strings.Contains(got, "Invalid ref-validator") || !strings.Contains(got, "JSON array of strings") {
 		t.Errorf("a value failing its validator:\n%s", got)
 	}
 	mustPut(t, f.store, "premium-users", "kv://CONFIG/premium-users")
+	*f.now = f.now.Add(overrides.DefaultRefCacheTTL)
 	if got := reportLines(f.m.Validate(ctx, snap, t0)); !strings.Contains(got, "Invalid ref-resolve") || !strings.Contains(got, "reference cycle") {
 		t.Errorf("a cycle:\n%s", got)
 	}
@@ -312,6 +314,11 @@ func TestResolve_BrokenRefKeepsFileValue(t *testing.T) {
 	if err := f.store.Delete(ctx, "owner-ref"); err != nil {
 		t.Fatal(err)
 	}
+	*f.now = f.now.Add(overrides.DefaultRefCacheTTL - time.Second)
+	if snap, _ := f.m.Resolve(ctx); snap.Doc.Config.Owner != "team-ref" {
+		t.Errorf("within the cache TTL the resolved value stays: owner %q", snap.Doc.Config.Owner)
+	}
+	*f.now = f.now.Add(time.Second)
 	snap, err := f.m.Resolve(ctx)
 	if err != nil {
 		t.Fatal(err)
