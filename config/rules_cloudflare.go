@@ -8,14 +8,31 @@ import (
 	"time"
 )
 
+// Name patterns. Bounded repetitions ({0,61}) compile into large programs
+// that slow every process start, so lengths are checked separately.
 var (
-	hex32        = regexp.MustCompile(`^[0-9a-f]{32}$`)
+	hexRe        = regexp.MustCompile(`^[0-9a-f]+$`)
 	uuidRe       = regexp.MustCompile(`^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$`)
-	workerNameRe = regexp.MustCompile(`^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$`)
-	bucketNameRe = regexp.MustCompile(`^[a-z0-9][a-z0-9-]{1,61}[a-z0-9]$`)
-	envNameRe    = regexp.MustCompile(`^[a-z0-9][a-z0-9_-]{0,62}$`)
-	d1NameRe     = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$`)
+	dnsLabelRe   = regexp.MustCompile(`^[a-z0-9]([a-z0-9-]*[a-z0-9])?$`)
+	envNameRe    = regexp.MustCompile(`^[a-z0-9][a-z0-9_-]*$`)
+	d1NameRe     = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_-]*$`)
+	hex32        = lengthed{hexRe, 32, 32}
+	workerNameRe = lengthed{dnsLabelRe, 1, 63}
+	bucketNameRe = lengthed{dnsLabelRe, 3, 63}
+	envNames     = lengthed{envNameRe, 1, 63}
+	d1Names      = lengthed{d1NameRe, 1, 64}
 )
+
+// lengthed is a pattern with a length range.
+type lengthed struct {
+	re       *regexp.Regexp
+	min, max int
+}
+
+// MatchString reports whether s has an allowed length and matches.
+func (l lengthed) MatchString(s string) bool {
+	return len(s) >= l.min && len(s) <= l.max && l.re.MatchString(s)
+}
 
 // Workers limits on plain-text variables (the paid plan's; free allows 64).
 const (
@@ -47,7 +64,7 @@ func (v *validator) checkCloudflare() {
 	for _, name := range sortedKeys(cf.Environments) {
 		path := "cloudflare.environments." + name
 		v.addSection(path, "overrides "+strings.Join(setKeys(cf.Environments[name]), ", "), "environment")
-		if !envNameRe.MatchString(name) {
+		if !envNames.MatchString(name) {
 			v.invalid("env-name", path, "environment name %q must be lowercase letters, digits, _ or - (at most 63)", name)
 		}
 		env := cf.Environments[name]
@@ -152,7 +169,7 @@ func (v *validator) checkSettings(s CloudflareSettings, prefix string, partial b
 		required(path, "binding", db.Binding, "the name the Worker uses, e.g. DB")
 		bind(db.Binding, path)
 		required(path, "name", db.Name, "the D1 database name")
-		if db.Name != "" && !d1NameRe.MatchString(db.Name) {
+		if db.Name != "" && !d1Names.MatchString(db.Name) {
 			v.invalid("d1-name", path+".name", "%q is not a valid D1 database name (letters, digits, _ and -, at most 64)", db.Name)
 		}
 		if db.ID != "" && !uuidRe.MatchString(db.ID) {
