@@ -94,3 +94,22 @@ func TestWriteFileAtomic_Errors(t *testing.T) {
 		t.Error("replacing a non-empty folder succeeded")
 	}
 }
+
+func TestWriteFileAtomic_ReplacesWhole(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "f.json")
+	for _, content := range []string{"first version, longer than the second", "second"} {
+		if err := local.WriteFileAtomic(path, []byte(content), 0o640); err != nil {
+			t.Fatal(err)
+		}
+		got, err := os.ReadFile(path)
+		if err != nil || string(got) != content {
+			t.Fatalf("read back %q, %v; want %q", got, err, content)
+		}
+	}
+	if fi, err := os.Stat(path); err != nil || fi.Mode().Perm() != 0o640 {
+		t.Errorf("mode = %v, %v; want 0640", fi.Mode(), err)
+	}
+	if left, _ := filepath.Glob(filepath.Join(filepath.Dir(path), ".f.json.tmp-*")); len(left) != 0 {
+		t.Errorf("temporary files left: %v", left)
+	}
+}

@@ -8,6 +8,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"syscall"
@@ -197,5 +198,107 @@ func TestHelperWriter(t *testing.T) {
 			os.Exit(1)
 		}
 		fmt.Printf("ack %d\n", n)
+	}
+}
+
+func TestOpen_Errors(t *testing.T) {
+	file := filepath.Join(t.TempDir(), "file")
+	if err := os.WriteFile(file, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := local.Open(local.Options{Dir: filepath.Join(file, "sub")}); err == nil || !strings.Contains(err.Error(), "create state folder") {
+		t.Errorf("Open under a file = %v", err)
+	}
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, local.DBFile), []byte("not a bbolt file, not at all, definitely not"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := local.Open(local.Options{Dir: dir, LockTimeout: 100 * time.Millisecond}); err == nil || !strings.Contains(err.Error(), "open") {
+		t.Errorf("Open of a corrupt file = %v", err)
+	}
+}
+
+func TestOpen_DefaultsAndReadOnly(t *testing.T) {
+	t.Chdir(t.TempDir())
+	s, err := local.Open(local.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s.Dir() != local.DefaultDir || s.DB() == nil {
+		t.Errorf("Dir() = %q", s.Dir())
+	}
+	if err := s.KV("CONFIG").Put(context.Background(), "k", []byte("v"), kvstore.PutOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	ro, err := local.Open(local.Options{ReadOnly: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ro.Close()
+	if e, err := ro.KV("CONFIG").Get(context.Background(), "k"); err != nil || string(e.Value) != "v" {
+		t.Errorf("read-only Get = %q, %v", e.Value, err)
+	}
+	if err := ro.KV("CONFIG").Put(context.Background(), "k", []byte("w"), kvstore.PutOptions{}); err == nil {
+		t.Error("a read-only store accepted a write")
+	}
+	if _, err := os.Stat(filepath.Join(local.DefaultDir, "state.owner")); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("a read-only open claimed the folder: %v", err)
+	}
+}
+
+func TestKV_EmptyNamespace(t *testing.T) {
+	s := openState(t, t.TempDir(), nil)
+	kv := s.KV("NEVER")
+	ctx := context.Background()
+	if _, err := kv.Get(ctx, "k"); !errors.Is(err, kvstore.ErrNotFound) {
+		t.Errorf("Get in an empty namespace = %v", err)
+	}
+	if err := kv.Delete(ctx, "k"); err != nil {
+		t.Errorf("Delete in an empty namespace = %v", err)
+	}
+	if p, err := kv.List(ctx, kvstore.ListOptions{}); err != nil || len(p.Keys) != 0 {
+		t.Errorf("List of an empty namespace = %+v, %v", p, err)
+	}
+	cctx, cancel := context.WithCancel(ctx)
+	cancel()
+	if err := kv.Delete(cctx, "k"); !errors.Is(err, context.Canceled) {
+		t.Errorf("Delete with a canceled context = %v", err)
+	}
+	if err := kv.PutMany(cctx, []kvstore.Pair{{Key: "a"}}); !errors.Is(err, context.Canceled) {
+		t.Errorf("PutMany with a canceled context = %v", err)
+	}
+	if _, err := kv.List(cctx, kvstore.ListOptions{}); !errors.Is(err, context.Canceled) {
+		t.Errorf("List with a canceled context = %v", err)
+	}
+	if err := kv.Update(cctx, "k", nil); !errors.Is(err, context.Canceled) {
+		t.Errorf("Update with a canceled context = %v", err)
+	}
+	if err := kv.Update(ctx, "..", nil); err == nil {
+		t.Error("Update of a bad key accepted")
+	}
+	if err := kv.Update(ctx, "k", func(*kvstore.Entry) ([]byte, kvstore.PutOptions, error) {
+		return []byte("v"), kvstore.PutOptions{TTL: time.Second}, nil
+	}); err == nil {
+		t.Error("Update writing a 1 s TTL accepted")
+	}
+}
+
+func TestOpen_InProcessLockNamesHolder(t *testing.T) {
+	dir := t.TempDir()
+	openState(t, dir, nil)
+	_, err := local.Open(local.Options{Dir: dir, LockTimeout: 50 * time.Millisecond})
+	if !errors.Is(err, local.ErrLocked) || !strings.Contains(err.Error(), fmt.Sprintf("by pid %d", os.Getpid())) {
+		t.Errorf("second Open = %v", err)
+	}
+	// A corrupt owner file is left out of the message, not fatal.
+	if err := os.WriteFile(filepath.Join(dir, "state.owner"), []byte("{"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	_, err = local.Open(local.Options{Dir: dir, LockTimeout: 50 * time.Millisecond})
+	if !errors.Is(err, local.ErrLocked) || strings.Contains(err.Error(), "by pid") {
+		t.Errorf("with a corrupt owner file: %v", err)
 	}
 }

@@ -182,3 +182,52 @@ func TestWrite_PropagatesWriteErrors(t *testing.T) {
 		}
 	}
 }
+
+func TestReport_AddFindingAndCovers(t *testing.T) {
+	r := sample()
+	r.AddFinding("domain", report.Finding{Severity: report.Warning, Rule: "w", Path: "domain", Location: "f:1:1", Message: "odd"})
+	e := r.Config[0]
+	if e.Status != report.Warning || e.Details != "f:1:1: domain: odd" || len(e.Findings) != 1 || r.Metrics.Warnings != 2 {
+		t.Errorf("after AddFinding: %+v, metrics %+v", e, r.Metrics)
+	}
+	r.AddFinding("domain", report.Finding{Severity: report.Invalid, Rule: "i", Message: "bad"})
+	if e := r.Config[0]; e.Status != report.Invalid || e.Details != "f:1:1: domain: odd; bad" {
+		t.Errorf("second finding: %+v", e)
+	}
+	r.AddFinding("overrides", report.Finding{Severity: report.Warning, Message: "new section"})
+	if last := r.Config[len(r.Config)-1]; last.Section != "overrides" || last.Status != report.Warning || r.Metrics.Total != 5 {
+		t.Errorf("new entry: %+v, metrics %+v", last, r.Metrics)
+	}
+	tests := []struct {
+		section, path string
+		want          bool
+	}{
+		{"features.premium", "features.premium.rolloutPercentage", true},
+		{"features.premium", "features", true},
+		{"features.premium", "features.premiumPlus.enabled", false},
+		{"cloudflare.kvNamespaces[0]", "cloudflare.kvNamespaces[0].id", true},
+		{"cloudflare.kvNamespaces[0]", "cloudflare.kvNamespaces[1].id", false},
+		{"ports", "ports", true},
+		{"ports", "portsX", false},
+	}
+	for _, tc := range tests {
+		if got := report.Covers(tc.section, tc.path); got != tc.want {
+			t.Errorf("Covers(%q, %q) = %v, want %v", tc.section, tc.path, got, tc.want)
+		}
+	}
+	if got := (report.Finding{Message: "m"}).String(); got != "m" {
+		t.Errorf("bare finding = %q", got)
+	}
+}
+
+func TestWrite_EmptyOwnerAndNoEnv(t *testing.T) {
+	r := &report.Report{Version: report.Version, Source: report.Source{File: "c.yaml"}}
+	r.Tally()
+	var buf bytes.Buffer
+	if err := report.Write(&buf, r, report.Markdown, report.WriteOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(buf.String(), "Owner: (none)") || strings.Contains(buf.String(), "Environment:") || !strings.Contains(buf.String(), "✅ pass") {
+		t.Errorf("markdown:\n%s", buf.String())
+	}
+}
