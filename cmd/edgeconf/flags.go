@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"fmt"
 
@@ -70,6 +71,12 @@ func runFlagsList(d *deps, g *globalOptions, opts *flagsListOptions) error {
 		return err
 	}
 	rows := flags.List(doc.Config.Features, func(name string) string {
+		// A KV override of any field of the flag is what a reader needs to know.
+		for _, l := range doc.Leaves("features." + name) {
+			if l.Source.Layer == config.LayerKV {
+				return describeSource(l.Source)
+			}
+		}
 		return describeSource(doc.Source("features." + name))
 	})
 	return flags.WriteList(d.Stdout, rows, opts.Output)
@@ -175,10 +182,22 @@ func runFlagsSimulate(d *deps, g *globalOptions, opts *flagsSimulateOptions) err
 
 // loadForFlags loads the configuration and warns on stderr when it has
 // problems: flags are still evaluated from what could be read.
+//
+// Flags are evaluated on the effective configuration: a KV override of a
+// rollout applies here exactly as it does at the edge.
 func loadForFlags(d *deps, g *globalOptions) (*config.Document, error) {
-	doc, err := g.load(d)
+	s, err := openSession(d, g, false, "")
 	if err != nil {
 		return nil, err
+	}
+	defer s.Close()
+	doc := s.doc
+	if len(doc.Fatal()) == 0 {
+		snap, err := s.snapshot(context.Background(), d)
+		if err != nil {
+			return nil, &exitError{code: exitFailed, err: err}
+		}
+		doc = snap.Doc
 	}
 	if doc.Problems.Invalid() {
 		fmt.Fprintln(d.Stderr, "edgeconf: the configuration has problems; flags below may be defaults (run edgeconf validate):")

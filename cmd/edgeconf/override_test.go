@@ -103,3 +103,18 @@ func TestOverride_StateFolderInUse(t *testing.T) {
 		t.Errorf("second writer: exit %d\n%s", code, errOut)
 	}
 }
+
+func TestFlags_SeeOverrides(t *testing.T) {
+	env := map[string]string{"EDGECONF_STATE_DIR": filepath.Join(t.TempDir(), "state")}
+	if code, _, errOut := runCLI(t, env, "override", "set", "features.premium.rolloutPercentage", "100", "-c", example); code != 0 {
+		t.Fatal(errOut)
+	}
+	code, out, errOut := runCLI(t, env, "flags", "eval", "premium", "--user", "someone@example.com", "-o", "json", "-c", example)
+	if code != 0 || !strings.Contains(out, `"enabled": true`) || !strings.Contains(out, `"reason": "in-rollout"`) {
+		t.Errorf("flags eval after a 100%% override: exit %d\n%s\n%s", code, out, errOut)
+	}
+	code, out, _ = runCLI(t, env, "flags", "list", "-c", example)
+	if code != 0 || !strings.Contains(out, "kv (edgeconf/v1/overrides/_base/features.premium.rolloutPercentage") {
+		t.Errorf("flags list does not name the override:\n%s", out)
+	}
+}
