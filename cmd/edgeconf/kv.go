@@ -214,14 +214,9 @@ func newKVBulkPutCmd(d *deps, o *kvOptions) *cobra.Command {
 		Short: "Write the pairs of a wrangler bulk file, in batches of at most 10,000",
 		Args:  usageArgs(cobra.ExactArgs(1)),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			f, err := os.Open(args[0])
+			pairs, err := readFile(args[0], kvstore.ReadBulkFile)
 			if err != nil {
-				return usageErrorf("%v", err)
-			}
-			defer f.Close()
-			pairs, err := kvstore.ReadBulkFile(f)
-			if err != nil {
-				return &exitError{code: exitFailed, err: fmt.Errorf("%s: %w", args[0], err)}
+				return err
 			}
 			return withKV(d, o, true, func(s kvstore.Store) error {
 				if err := bulkPut(cmd.Context(), d, s, pairs); err != nil {
@@ -262,14 +257,9 @@ func newKVBulkDeleteCmd(d *deps, o *kvOptions) *cobra.Command {
 		Short: "Delete the keys of a JSON file: [\"k1\", \"k2\"] or [{\"key\": ...}]",
 		Args:  usageArgs(cobra.ExactArgs(1)),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			f, err := os.Open(args[0])
+			keys, err := readFile(args[0], kvstore.ReadBulkDeleteFile)
 			if err != nil {
-				return usageErrorf("%v", err)
-			}
-			defer f.Close()
-			keys, err := kvstore.ReadBulkDeleteFile(f)
-			if err != nil {
-				return &exitError{code: exitFailed, err: fmt.Errorf("%s: %w", args[0], err)}
+				return err
 			}
 			return withKV(d, o, true, func(s kvstore.Store) error {
 				bar := progress(d, len(keys), "deleting")
@@ -285,4 +275,20 @@ func newKVBulkDeleteCmd(d *deps, o *kvOptions) *cobra.Command {
 			})
 		},
 	}
+}
+
+// readFile parses the file at path with parse: a missing file is a usage
+// error, a bad one fails the job.
+func readFile[T any](path string, parse func(io.Reader) (T, error)) (T, error) {
+	var zero T
+	f, err := os.Open(path)
+	if err != nil {
+		return zero, usageErrorf("%v", err)
+	}
+	defer f.Close()
+	v, err := parse(f)
+	if err != nil {
+		return zero, &exitError{code: exitFailed, err: fmt.Errorf("%s: %w", path, err)}
+	}
+	return v, nil
 }

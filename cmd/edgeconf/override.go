@@ -118,6 +118,25 @@ type overrideReadOptions struct {
 	Prefix string
 }
 
+// withSession opens the configuration and its overrides, says which store
+// it uses, runs fn and maps its failure to exit status 1.
+func withSession(d *deps, g *globalOptions, write bool, by string, fn func(*session) error) error {
+	s, err := openSession(d, g, write, by)
+	if err != nil {
+		return err
+	}
+	defer s.Close()
+	printTarget(d, s.store.target)
+	if err := fn(s); err != nil {
+		var ee *exitError
+		if errors.As(err, &ee) {
+			return err
+		}
+		return &exitError{code: exitFailed, err: err}
+	}
+	return nil
+}
+
 func checkTableOrJSON(o string) error {
 	if o != "table" && o != "json" {
 		return usageErrorf("unknown output format %q (want table or json)", o)
@@ -135,17 +154,13 @@ func newOverrideGetCmd(d *deps, g *globalOptions) *cobra.Command {
 			if err := checkTableOrJSON(o.Output); err != nil {
 				return err
 			}
-			s, err := openSession(d, g, false, "")
-			if err != nil {
-				return err
-			}
-			defer s.Close()
-			printTarget(d, s.store.target)
-			rec, err := s.mgr.Get(cmd.Context(), args[0])
-			if err != nil {
-				return &exitError{code: exitFailed, err: err}
-			}
-			return writeRecords(d.Stdout, []overrides.Record{rec}, o.Output, true)
+			return withSession(d, g, false, "", func(s *session) error {
+				rec, err := s.mgr.Get(cmd.Context(), args[0])
+				if err != nil {
+					return err
+				}
+				return writeRecords(d.Stdout, []overrides.Record{rec}, o.Output, true)
+			})
 		},
 	}
 	cmd.Flags().StringVarP(&o.Output, "output", "o", "table", "output format: table or json")
@@ -162,17 +177,13 @@ func newOverrideListCmd(d *deps, g *globalOptions) *cobra.Command {
 			if err := checkTableOrJSON(o.Output); err != nil {
 				return err
 			}
-			s, err := openSession(d, g, false, "")
-			if err != nil {
-				return err
-			}
-			defer s.Close()
-			printTarget(d, s.store.target)
-			recs, err := s.mgr.List(cmd.Context(), o.Prefix)
-			if err != nil {
-				return &exitError{code: exitFailed, err: err}
-			}
-			return writeRecords(d.Stdout, recs, o.Output, false)
+			return withSession(d, g, false, "", func(s *session) error {
+				recs, err := s.mgr.List(cmd.Context(), o.Prefix)
+				if err != nil {
+					return err
+				}
+				return writeRecords(d.Stdout, recs, o.Output, false)
+			})
 		},
 	}
 	cmd.Flags().StringVar(&o.Prefix, "prefix", "", "only paths that start with this")
@@ -209,17 +220,13 @@ func newOverrideDeleteCmd(d *deps, g *globalOptions) *cobra.Command {
 		Short: "Remove an override; the file value applies again",
 		Args:  usageArgs(cobra.ExactArgs(1)),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			s, err := openSession(d, g, true, by)
-			if err != nil {
-				return err
-			}
-			defer s.Close()
-			printTarget(d, s.store.target)
-			if err := s.mgr.Delete(cmd.Context(), args[0], who(d, by)); err != nil {
-				return &exitError{code: exitFailed, err: err}
-			}
-			fmt.Fprintf(d.Stdout, "deleted %s\n", args[0])
-			return nil
+			return withSession(d, g, true, by, func(s *session) error {
+				if err := s.mgr.Delete(cmd.Context(), args[0], who(d, by)); err != nil {
+					return err
+				}
+				fmt.Fprintf(d.Stdout, "deleted %s\n", args[0])
+				return nil
+			})
 		},
 	}
 	cmd.Flags().StringVar(&by, "by", "", "who makes the change (default $USER)")
@@ -240,28 +247,13 @@ func newOverrideHistoryCmd(d *deps, g *globalOptions) *cobra.Command {
 			if len(args) == 1 {
 				path = args[0]
 			}
-			s, err := openSession(d, g, false, "")
-			if err != nil {
-				return err
-			}
-			defer s.Close()
-			printTarget(d, s.store.target)
-			hist, err := s.mgr.History(cmd.Context(), path)
-			if err != nil {
-				return &exitError{code: exitFailed, err: err}
-			}
-			if o.Output == "json" {
-				if hist == nil {
-					hist = []overrides.AuditRecord{}
+			return withSession(d, g, false, "", func(s *session) error {
+				hist, err := s.mgr.History(cmd.Context(), path)
+				if err != nil {
+					return err
 				}
-				return writeJSONValue(d.Stdout, hist)
-			}
-			tw := tabwriter.NewWriter(d.Stdout, 0, 4, 2, ' ', 0)
-			fmt.Fprintln(tw, "WHEN\tACTION\tPATH\tREV\tWHO\tOLD\tNEW")
-			for _, h := range hist {
-				fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%s\t%s\t%s\n", h.When, h.Action, h.Path, h.Rev, h.Who, orDash(h.OldHash), orDash(h.NewHash))
-			}
-			return tw.Flush()
+				return writeHistory(d.Stdout, hist, o.Output)
+			})
 		},
 	}
 	cmd.Flags().StringVarP(&o.Output, "output", "o", "table", "output format: table or json")
@@ -280,28 +272,36 @@ func newOverrideExportCmd(d *deps, g *globalOptions) *cobra.Command {
 			if format != "wrangler-bulk" {
 				return usageErrorf("unknown export format %q (want %s)", format, strings.Join(overrides.ExportFormats, ", "))
 			}
-			s, err := openSession(d, g, false, "")
-			if err != nil {
-				return err
-			}
-			defer s.Close()
-			printTarget(d, s.store.target)
-			w := d.Stdout
-			if out != "" && out != "-" {
-				f, err := os.Create(out)
-				if err != nil {
-					return &exitError{code: exitFailed, err: err}
+			return withSession(d, g, false, "", func(s *session) error {
+				w := d.Stdout
+				if out != "" && out != "-" {
+					f, err := os.Create(out)
+					if err != nil {
+						return err
+					}
+					defer f.Close()
+					w = f
 				}
-				defer f.Close()
-				w = f
-			}
-			if err := s.mgr.Export(cmd.Context(), w, format); err != nil {
-				return &exitError{code: exitFailed, err: err}
-			}
-			return nil
+				return s.mgr.Export(cmd.Context(), w, format)
+			})
 		},
 	}
 	cmd.Flags().StringVar(&format, "format", "wrangler-bulk", "export format: wrangler-bulk")
 	cmd.Flags().StringVar(&out, "output", "-", "file to write (- for stdout)")
 	return cmd
+}
+
+func writeHistory(w io.Writer, hist []overrides.AuditRecord, format string) error {
+	if format == "json" {
+		if hist == nil {
+			hist = []overrides.AuditRecord{}
+		}
+		return writeJSONValue(w, hist)
+	}
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "WHEN\tACTION\tPATH\tREV\tWHO\tOLD\tNEW")
+	for _, h := range hist {
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%s\t%s\t%s\n", h.When, h.Action, h.Path, h.Rev, h.Who, orDash(h.OldHash), orDash(h.NewHash))
+	}
+	return tw.Flush()
 }
