@@ -36,8 +36,8 @@ GO_TOOLS := \
 # Debian packages the tests need, as command:package pairs. They are installed
 # only when make runs as root; otherwise the tests that need them skip (and
 # fail under CI=true).
-APT_TOOLS :=
-# Next: squid:squid tinyproxy:tinyproxy chromium:chromium
+APT_TOOLS := squid:squid tinyproxy:tinyproxy htpasswd:apache2-utils
+# Next: chromium:chromium (the dashboard tests)
 
 # Debian packages only the benchmarks need (make bench).
 BENCH_APT_TOOLS := hyperfine:hyperfine

@@ -129,6 +129,7 @@ Exit codes: 0 success, 1 the job failed (e.g. invalid config), 2 usage error.`,
 		newFlagsCmd(d, g),
 		newOverrideCmd(d, g),
 		newKVCmd(d, g),
+		newWsCmd(d, g),
 	)
 	return root
 }
