@@ -130,6 +130,7 @@ Exit codes: 0 success, 1 the job failed (e.g. invalid config), 2 usage error.`,
 		newOverrideCmd(d, g),
 		newKVCmd(d, g),
 		newWsCmd(d, g),
+		newEmulateCmd(d, g),
 	)
 	return root
 }
