@@ -17,11 +17,11 @@ import (
 
 type kvOptions struct {
 	Binding string
-	Local   bool
+	g       *globalOptions
 }
 
 func newKVCmd(d *deps, g *globalOptions) *cobra.Command {
-	o := &kvOptions{}
+	o := &kvOptions{g: g}
 	cmd := &cobra.Command{
 		Use:   "kv",
 		Short: "Read and write KV namespaces directly (Workers KV semantics and limits)",
@@ -29,12 +29,17 @@ func newKVCmd(d *deps, g *globalOptions) *cobra.Command {
 ($EDGECONF_STATE_DIR, else ./.edgeconf) with the rules of Workers KV: keys up
 to 512 bytes, values up to 25 MiB, metadata a JSON object up to 1024 bytes,
 TTL at least 60 s. Bulk files use wrangler's format:
-[{"key": ..., "value": ..., "expiration_ttl": ..., "metadata": {...}}].`,
+[{"key": ..., "value": ..., "expiration_ttl": ..., "metadata": {...}}].
+
+With --remote the namespace is the binding's on Cloudflare, found in the
+configuration (cloudflare.kvNamespaces id, else title) or, for CONFIG, in
+KV_NAMESPACE_ID. Remote bulk writes go in batches of at most 10,000 pairs and
+re-send only the keys Cloudflare reports as unsuccessful.`,
 		Args: usageArgs(cobra.NoArgs),
 		RunE: func(cmd *cobra.Command, args []string) error { return cmd.Help() },
 	}
 	cmd.PersistentFlags().StringVar(&o.Binding, "binding", configBinding, "the namespace's binding name")
-	cmd.PersistentFlags().BoolVar(&o.Local, "local", true, "use the local state folder (the default)")
+	g.target.add(cmd.PersistentFlags())
 	cmd.AddCommand(newKVGetCmd(d, o), newKVPutCmd(d, o), newKVListCmd(d, o), newKVDeleteCmd(d, o),
 		newKVBulkPutCmd(d, o), newKVBulkDeleteCmd(d, o))
 	return cmd
@@ -42,10 +47,22 @@ TTL at least 60 s. Bulk files use wrangler's format:
 
 // withKV opens the namespace, says which it is, and runs fn.
 func withKV(d *deps, o *kvOptions, write bool, fn func(kvstore.Store) error) error {
-	if !o.Local {
-		return usageErrorf("only --local is available in this build")
+	if err := o.g.target.check(); err != nil {
+		return err
 	}
-	st, err := openLocal(d, o.Binding, write)
+	var st *store
+	var err error
+	if o.g.target.Remote {
+		// The configuration maps bindings to namespaces; without one,
+		// KV_NAMESPACE_ID still names CONFIG's.
+		doc, lerr := o.g.load(d)
+		if lerr != nil {
+			doc = nil
+		}
+		st, err = openRemote(context.Background(), d, doc, o.Binding)
+	} else {
+		st, err = openLocal(d, o.Binding, write)
+	}
 	if err != nil {
 		return err
 	}

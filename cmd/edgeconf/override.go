@@ -29,10 +29,13 @@ an optional TTL and an audit record.
 Keys: edgeconf/v1/overrides/<env>/<path> (env "_base" without --env).
 Overrides apply to their own environment only. On Cloudflare, KV is
 eventually consistent: a change can take about 60 s to be seen everywhere.
-The store is the local state folder ($EDGECONF_STATE_DIR, else ./.edgeconf).`,
+The store is the local state folder ($EDGECONF_STATE_DIR, else ./.edgeconf),
+or with --remote the namespace bound as CONFIG in the (--env) configuration on
+Cloudflare (its id, else KV_NAMESPACE_ID, else its title).`,
 		Args: usageArgs(cobra.NoArgs),
 		RunE: func(cmd *cobra.Command, args []string) error { return cmd.Help() },
 	}
+	g.target.add(cmd.PersistentFlags())
 	cmd.AddCommand(newOverrideSetCmd(d, g), newOverrideGetCmd(d, g), newOverrideListCmd(d, g),
 		newOverrideDeleteCmd(d, g), newOverrideHistoryCmd(d, g), newOverrideExportCmd(d, g))
 	return cmd

@@ -65,7 +65,8 @@ func TestOverrideAndKV(t *testing.T) {
 		{"kv get missing", []string{"kv", "get", "a"}, 1, []string{"key not found"}},
 		{"kv delete", []string{"kv", "delete", "greeting"}, 0, []string{"deleted greeting"}},
 		{"kv other binding", []string{"kv", "get", "greeting", "--binding", "OTHER"}, 1, []string{"namespace OTHER"}},
-		{"kv remote not here", []string{"kv", "get", "x", "--local=false"}, 2, []string{"only --local"}},
+		{"kv remote without credentials", []string{"kv", "get", "x", "--remote"}, 2, []string{"CLOUDFLARE_API_TOKEN and CLOUDFLARE_ACCOUNT_ID are not set"}},
+		{"kv local and remote", []string{"kv", "get", "x", "--remote", "--local"}, 2, []string{"not both"}},
 		{"kv help", []string{"kv"}, 0, []string{"Workers KV"}},
 		{"override help", []string{"override"}, 0, []string{"default < file < environment"}},
 	}

@@ -89,6 +89,7 @@ func isCobraUsageError(err error) bool {
 type globalOptions struct {
 	ConfigPath string
 	Env        string
+	target     targetFlags // set by the commands that can reach Cloudflare
 }
 
 func newRootCmd(d *deps) *cobra.Command {

@@ -9,6 +9,9 @@ import (
 	"os/user"
 	"path/filepath"
 
+	"github.com/spf13/pflag"
+
+	"github.com/factory-wager/edgeconf/cloudflare"
 	"github.com/factory-wager/edgeconf/config"
 	"github.com/factory-wager/edgeconf/kvstore"
 	"github.com/factory-wager/edgeconf/local"
@@ -56,6 +59,56 @@ func openLocal(d *deps, ns string, write bool) (*store, error) {
 	return &store{kv: kv, target: kv.Target(), close: s.Close, state: s}, nil
 }
 
+// targetFlags chooses the store: the local state folder or Cloudflare.
+type targetFlags struct {
+	Local, Remote bool
+}
+
+func (t *targetFlags) add(fs *pflag.FlagSet) {
+	fs.BoolVar(&t.Local, "local", false, "use the local state folder ($EDGECONF_STATE_DIR, else ./.edgeconf); the default")
+	fs.BoolVar(&t.Remote, "remote", false, "use Cloudflare: needs CLOUDFLARE_API_TOKEN and CLOUDFLARE_ACCOUNT_ID (CLOUDFLARE_API_BASE_URL points at an emulator)")
+}
+
+func (t *targetFlags) check() error {
+	if t.Local && t.Remote {
+		return usageErrorf("give --local or --remote, not both")
+	}
+	return nil
+}
+
+// openRemote opens the KV namespace bound as binding in the configuration
+// (doc may be nil) on Cloudflare. The namespace is the binding's id, else
+// KV_NAMESPACE_ID for CONFIG, else the binding's title looked up by name.
+func openRemote(ctx context.Context, d *deps, doc *config.Document, binding string) (*store, error) {
+	creds := cloudflare.CredentialsFromEnv(d.LookupEnv)
+	if err := creds.MissingError(); err != nil {
+		return nil, &exitError{code: exitUsage, err: err}
+	}
+	var id, title string
+	if doc != nil {
+		for _, ns := range doc.Config.Cloudflare.KVNamespaces {
+			if ns.Binding == binding {
+				id, title = ns.ID, ns.Title
+			}
+		}
+	}
+	if id == "" && binding == configBinding {
+		id = creds.NamespaceID
+	}
+	if id == "" && title == "" {
+		return nil, usageErrorf("no KV namespace is bound as %s: declare it under cloudflare.kvNamespaces (id or title) or set %s", binding, cloudflare.EnvNamespaceID)
+	}
+	kv, err := cloudflare.NewKV(ctx, cloudflare.KVOptions{Options: creds.Options(), NamespaceID: id, Title: title})
+	var apiErr *cloudflare.APIError
+	if errors.As(err, &apiErr) && (apiErr.Status == 401 || apiErr.Status == 403) {
+		err = fmt.Errorf("the API token (%s) was refused for account %s: %w", cloudflare.EnvAPIToken, creds.AccountID, err)
+	}
+	if err != nil {
+		return nil, &exitError{code: exitFailed, err: err}
+	}
+	return &store{kv: kv, target: kv.Target(), close: func() error { return nil }}, nil
+}
+
 // who is --by, else $USER, else the OS user name.
 func who(d *deps, by string) string {
 	if by != "" {
@@ -77,18 +130,34 @@ type session struct {
 	mgr   *overrides.Manager
 }
 
-// openSession loads the configuration and the overrides store.
+// openSession loads the configuration and the overrides store: the local
+// state folder, or with remote the environment's CONFIG namespace on
+// Cloudflare.
 func openSession(d *deps, g *globalOptions, write bool, by string) (*session, error) {
+	if err := g.target.check(); err != nil {
+		return nil, err
+	}
 	doc, err := g.load(d)
 	if err != nil {
 		return nil, err
 	}
-	st, err := openLocal(d, configBinding, write)
+	var st *store
+	if g.target.Remote {
+		st, err = openRemote(context.Background(), d, doc, configBinding)
+	} else {
+		st, err = openLocal(d, configBinding, write)
+	}
 	if err != nil {
 		return nil, err
 	}
 	opts := overrides.Options{Store: st.kv, Doc: doc, Env: g.Env, By: who(d, by), Now: d.Now}
-	if st.state != nil {
+	switch {
+	case g.target.Remote:
+		// The remote store is the one that can fail: keep its copy locally.
+		if err := os.MkdirAll(stateDir(d), 0o700); err == nil {
+			opts.LKGPath = filepath.Join(stateDir(d), "lkg-remote.json")
+		}
+	case st.state != nil:
 		// Only a real state folder keeps a last-known-good copy.
 		opts.LKGPath = filepath.Join(stateDir(d), "lkg.json")
 	}

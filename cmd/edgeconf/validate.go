@@ -2,9 +2,12 @@ package main
 
 import (
 	"context"
+	"fmt"
+	"strings"
 
 	"github.com/spf13/cobra"
 
+	"github.com/factory-wager/edgeconf/cloudflare"
 	"github.com/factory-wager/edgeconf/config"
 	"github.com/factory-wager/edgeconf/report"
 )
@@ -44,6 +47,7 @@ Warning), 1 otherwise, 2 for a usage error such as a missing file.`,
 	}
 	cmd.Flags().StringVarP(&opts.Output, "output", "o", "table", "output format: table, json, csv, markdown or junit")
 	cmd.Flags().BoolVar(&opts.Strict, "strict", false, "fail (exit 1) on warnings too")
+	g.target.add(cmd.Flags())
 	return cmd
 }
 
@@ -67,6 +71,9 @@ func runValidate(d *deps, g *globalOptions, opts *validateOptions) error {
 			return &exitError{code: exitFailed, err: err}
 		}
 		r = s.mgr.Validate(context.Background(), snap, d.Now())
+		if g.target.Remote {
+			checkRemote(context.Background(), d, snap.Doc, r)
+		}
 	}
 	wopts := report.WriteOptions{Strict: opts.Strict, Color: format == report.Table && wantColor(d, d.Stdout)}
 	if err := report.Write(d.Stdout, r, format, wopts); err != nil {
@@ -76,4 +83,42 @@ func runValidate(d *deps, g *globalOptions, opts *validateOptions) error {
 		return &exitError{code: exitFailed}
 	}
 	return nil
+}
+
+// checkRemote verifies the token and that every bound resource exists on
+// Cloudflare, adding a finding to the resource's entry for each problem.
+func checkRemote(ctx context.Context, d *deps, doc *config.Document, r *report.Report) {
+	creds := cloudflare.CredentialsFromEnv(d.LookupEnv)
+	client, err := cloudflare.New(creds.Options())
+	if err != nil {
+		r.AddFinding("cloudflare", report.Finding{Severity: report.Invalid, Rule: "remote", Path: "cloudflare", Message: err.Error()})
+		return
+	}
+	cf := doc.Config.Cloudflare
+	var res cloudflare.Resources
+	sections := map[string]string{} // kind + name -> section
+	for i, ns := range cf.KVNamespaces {
+		ref := cloudflare.NamespaceRef{ID: ns.ID, Title: ns.Title}
+		res.Namespaces = append(res.Namespaces, ref)
+		sections["kv namespace"+ref.String()] = fmt.Sprintf("cloudflare.kvNamespaces[%d]", i)
+	}
+	for i, b := range cf.R2Buckets {
+		res.Buckets = append(res.Buckets, b.Bucket)
+		sections["r2 bucket"+b.Bucket] = fmt.Sprintf("cloudflare.r2Buckets[%d]", i)
+	}
+	for i, db := range cf.D1Databases {
+		res.Databases = append(res.Databases, db.Name)
+		sections["d1 database"+db.Name] = fmt.Sprintf("cloudflare.d1Databases[%d]", i)
+	}
+	for _, p := range client.CheckRemote(ctx, res) {
+		section, ok := sections[p.Kind+p.Name]
+		if !ok {
+			section = "cloudflare"
+		}
+		msg := p.Error()
+		if p.Missing() {
+			msg = fmt.Sprintf("%s %s does not exist in account %s (deploy provisions it)", p.Kind, p.Name, creds.AccountID)
+		}
+		r.AddFinding(section, report.Finding{Severity: report.Invalid, Rule: "remote-" + strings.ReplaceAll(p.Kind, " ", "-"), Path: section, Location: "account " + creds.AccountID, Message: msg})
+	}
 }
