@@ -25,13 +25,13 @@ FUZZTIME ?= 60s
 # named after the last element of its path.
 #   staticcheck 2026.2.2 (v0.8.2) is built with and understands go1.26.
 #   benchstat has no releases; this is golang.org/x/perf of 2026-09-08.
+#   versitygw is the S3 server the R2 tests and bench/r2.sh run (ARCHITECTURE.md §6).
 STATICCHECK_VERSION := v0.8.2
 BENCHSTAT_VERSION := v0.0.0-20260908200009-22c9c6c9d4da
 GO_TOOLS := \
 	honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION) \
-	golang.org/x/perf/cmd/benchstat@$(BENCHSTAT_VERSION)
-# Next: the S3 server for the R2 tests (ARCHITECTURE.md §6):
-#	github.com/versity/versitygw/cmd/versitygw@v1.8.0
+	golang.org/x/perf/cmd/benchstat@$(BENCHSTAT_VERSION) \
+	github.com/versity/versitygw/cmd/versitygw@v1.8.0
 
 # Debian packages the tests need, as command:package pairs. They are installed
 # only when make runs as root; otherwise the tests that need them skip (and

@@ -130,6 +130,7 @@ Exit codes: 0 success, 1 the job failed (e.g. invalid config), 2 usage error.`,
 		newFlagsCmd(d, g),
 		newOverrideCmd(d, g),
 		newKVCmd(d, g),
+		newR2Cmd(d, g),
 		newWsCmd(d, g),
 		newEmulateCmd(d, g),
 	)

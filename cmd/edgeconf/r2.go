@@ -1,0 +1,592 @@
+package main
+
+import (
+	"context"
+	"crypto/md5"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"hash"
+	"io"
+	"io/fs"
+	"mime"
+	"os"
+	"os/signal"
+	"path"
+	"path/filepath"
+	"regexp"
+	"sort"
+	"strings"
+	"syscall"
+	"text/tabwriter"
+	"time"
+
+	"github.com/schollz/progressbar/v3"
+	"github.com/spf13/cobra"
+
+	"github.com/factory-wager/edgeconf/config"
+	"github.com/factory-wager/edgeconf/objstore"
+	"github.com/factory-wager/edgeconf/objstore/localfs"
+	"github.com/factory-wager/edgeconf/r2"
+	"github.com/factory-wager/edgeconf/refs"
+)
+
+// localR2BaseURL is where presigned URLs of local buckets point: the
+// dashboard's address, under which a server mounts localfs.Handler for
+// each bucket at /r2/BUCKET.
+const localR2BaseURL = "http://127.0.0.1:3000/r2/"
+
+// r2Options are the flags every r2 command shares.
+type r2Options struct {
+	Local, Remote bool
+	RequesterPays bool
+}
+
+func newR2Cmd(d *deps, g *globalOptions) *cobra.Command {
+	o := &r2Options{}
+	cmd := &cobra.Command{
+		Use:   "r2",
+		Short: "Read and write R2 objects: the local state folder, or R2 with --remote",
+		Long: `r2 puts, gets, lists, deletes and presigns objects, addressed as wrangler
+does: BUCKET/KEY, where BUCKET is a binding of cloudflare.r2Buckets (FILES) or
+a bucket name (quantum-files).
+
+--local (the default) keeps each bucket in $EDGECONF_STATE_DIR/r2/BUCKET
+(default ./.edgeconf/r2/BUCKET). --remote talks to R2's S3 API at
+$R2_ENDPOINT, else https://$CLOUDFLARE_ACCOUNT_ID.r2.cloudflarestorage.com,
+with $R2_ACCESS_KEY_ID and $R2_SECRET_ACCESS_KEY. Objects larger than 16 MiB
+go up in parallel 16 MiB parts, with retries; an interrupted upload of the
+same file resumes. Every command says on stderr which bucket it used.`,
+		Args: usageArgs(cobra.NoArgs),
+		RunE: func(cmd *cobra.Command, args []string) error { return cmd.Help() },
+	}
+	cmd.PersistentFlags().BoolVar(&o.Local, "local", false, "use the local state folder (the default)")
+	cmd.PersistentFlags().BoolVar(&o.Remote, "remote", false, "use R2 (or the S3 server at $R2_ENDPOINT)")
+	cmd.PersistentFlags().BoolVar(&o.RequesterPays, "requester-pays", false, "send x-amz-request-payer: requester (S3-compatible stores; R2 ignores it); set per binding with requesterPays")
+	cmd.AddCommand(newR2PutCmd(d, g, o), newR2GetCmd(d, g, o), newR2ListCmd(d, g, o), newR2RemoveCmd(d, g, o), newR2PresignCmd(d, g, o))
+	return cmd
+}
+
+// r2Bucket is an open bucket and what the commands say about it.
+type r2Bucket struct {
+	store  objstore.Store
+	name   string // the bucket's name
+	target string
+	local  bool
+}
+
+func (b *r2Bucket) Close() error {
+	if c, ok := b.store.(io.Closer); ok {
+		return c.Close()
+	}
+	return nil
+}
+
+// bindingName matches what can only be a binding (a JavaScript
+// identifier), as opposed to a bucket name.
+var bindingName = regexp.MustCompile(`^[A-Za-z_$][A-Za-z0-9_$]*$`)
+
+// r2Address splits BUCKET/KEY. needKey requires a non-empty key.
+func r2Address(arg string, needKey bool) (bucket, key string, err error) {
+	bucket, key, _ = strings.Cut(arg, "/")
+	if bucket == "" {
+		return "", "", usageErrorf("%q: expected BUCKET/KEY, where BUCKET is a binding or a bucket name", arg)
+	}
+	if needKey && key == "" {
+		return "", "", usageErrorf("%q: expected BUCKET/KEY with a key after the slash", arg)
+	}
+	return bucket, key, nil
+}
+
+// r2BucketRef is a bucket as the command line names it.
+type r2BucketRef struct {
+	Name          string
+	Binding       string // "" when the argument was a bucket name
+	RequesterPays bool
+}
+
+// resolveBucket turns the BUCKET argument into a bucket name. An argument
+// that can only be a binding is looked up in the configuration; one that
+// is also a valid bucket name is used as a name when no binding matches
+// (or there is no configuration file). A bucket name is never looked up,
+// so `r2 --local` works without a configuration.
+func resolveBucket(d *deps, g *globalOptions, arg string) (r2BucketRef, error) {
+	validName := objstore.CheckBucketName(arg) == nil
+	if !bindingName.MatchString(arg) {
+		if !validName {
+			return r2BucketRef{}, usageErrorf("%q is neither a binding nor a bucket name: %v", arg, objstore.CheckBucketName(arg))
+		}
+		return r2BucketRef{Name: arg}, nil
+	}
+	path := g.configPath(d)
+	doc, err := config.Load(path, config.LoadOptions{Env: g.Env, LookupEnv: d.LookupEnv})
+	var problems config.Problems
+	switch {
+	case err == nil, errors.As(err, &problems) && doc != nil:
+	case errors.Is(err, fs.ErrNotExist) && validName:
+		return r2BucketRef{Name: arg}, nil
+	case errors.Is(err, fs.ErrNotExist):
+		return r2BucketRef{}, usageErrorf("%s looks like a binding, but %s does not exist to look it up in (pass -c FILE)", arg, path)
+	default:
+		return r2BucketRef{}, &exitError{code: exitUsage, err: err}
+	}
+	var bound []string
+	for _, b := range doc.Config.Cloudflare.R2Buckets {
+		if b.Binding != arg {
+			bound = append(bound, b.Binding)
+			continue
+		}
+		if err := objstore.CheckBucketName(b.Bucket); err != nil {
+			return r2BucketRef{}, &exitError{code: exitFailed, err: fmt.Errorf("%s: r2 binding %s: %w", path, arg, err)}
+		}
+		return r2BucketRef{Name: b.Bucket, Binding: arg, RequesterPays: b.RequesterPays}, nil
+	}
+	if validName {
+		return r2BucketRef{Name: arg}, nil
+	}
+	if len(bound) == 0 {
+		bound = []string{"none"}
+	}
+	return r2BucketRef{}, usageErrorf("%s is not an r2 binding of %s (bindings: %s)", arg, path, strings.Join(bound, ", "))
+}
+
+// openR2 opens the bucket named by the BUCKET part of an argument and
+// says which it is on stderr. baseURL is where local presigned URLs
+// point ("" for the default).
+func openR2(d *deps, g *globalOptions, o *r2Options, arg, baseURL string) (*r2Bucket, error) {
+	if o.Local && o.Remote {
+		return nil, usageErrorf("give --local or --remote, not both")
+	}
+	ref, err := resolveBucket(d, g, arg)
+	if err != nil {
+		return nil, err
+	}
+	ref.RequesterPays = ref.RequesterPays || o.RequesterPays
+	b, err := openBucket(d, ref, o.Remote, baseURL)
+	if err != nil {
+		return nil, err
+	}
+	if ref.Binding != "" {
+		b.target += " (binding " + ref.Binding + ")"
+	}
+	printTarget(d, b.target)
+	if ref.RequesterPays {
+		if s, ok := b.store.(*r2.Store); ok && s.IsR2() {
+			fmt.Fprintf(d.Stderr, "edgeconf: warning: %s\n", r2.RequesterPaysWarning)
+		}
+	}
+	return b, nil
+}
+
+// openBucket opens a local bucket folder or a remote bucket. baseURL is
+// where local presigned URLs point ("" for the default).
+func openBucket(d *deps, ref r2BucketRef, remote bool, baseURL string) (*r2Bucket, error) {
+	if !remote {
+		if baseURL == "" {
+			baseURL = localR2BaseURL + ref.Name
+		}
+		dir := filepath.Join(stateDir(d), "r2", ref.Name)
+		s, err := localfs.Open(localfs.Options{Dir: dir, BaseURL: baseURL, Now: d.Now})
+		if err != nil {
+			return nil, &exitError{code: exitFailed, err: err}
+		}
+		return &r2Bucket{store: s, name: ref.Name, target: s.Target(), local: true}, nil
+	}
+	env := func(name string) string { v, _ := d.LookupEnv(name); return v }
+	opts := r2.Options{
+		Bucket: ref.Name, Endpoint: env("R2_ENDPOINT"), AccountID: env("CLOUDFLARE_ACCOUNT_ID"),
+		AccessKeyID: env("R2_ACCESS_KEY_ID"), SecretAccessKey: env("R2_SECRET_ACCESS_KEY"), RequesterPays: ref.RequesterPays,
+	}
+	var missing []string
+	if opts.Endpoint == "" && opts.AccountID == "" {
+		missing = append(missing, "R2_ENDPOINT (or CLOUDFLARE_ACCOUNT_ID)")
+	}
+	if opts.AccessKeyID == "" {
+		missing = append(missing, "R2_ACCESS_KEY_ID")
+	}
+	if opts.SecretAccessKey == "" {
+		missing = append(missing, "R2_SECRET_ACCESS_KEY")
+	}
+	if len(missing) > 0 {
+		return nil, usageErrorf("--remote needs %s in the environment (an R2 API token's S3 credentials)", strings.Join(missing, ", "))
+	}
+	s, err := r2.New(opts)
+	if err != nil {
+		return nil, usageErrorf("%v", err)
+	}
+	return &r2Bucket{store: s, name: ref.Name, target: s.Target()}, nil
+}
+
+// failed marks an error of the job (exit 1) unless it already has a code.
+func failed(err error) error {
+	var ee *exitError
+	if err == nil || errors.As(err, &ee) {
+		return err
+	}
+	return &exitError{code: exitFailed, err: err}
+}
+
+// interruptible is ctx, cancelled on Ctrl-C or SIGTERM, so that an
+// interrupted upload is aborted instead of left open.
+func interruptible(ctx context.Context) (context.Context, context.CancelFunc) {
+	return signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
+}
+
+// byteProgress is a byte-counting bar on stderr when it is a terminal,
+// and nothing otherwise. total -1 shows a spinner.
+func byteProgress(d *deps, total int64, what string) *progressbar.ProgressBar {
+	if d.IsTerminal == nil || !d.IsTerminal(d.Stderr) {
+		return progressbar.DefaultBytesSilent(total, what)
+	}
+	return progressbar.NewOptions64(total, progressbar.OptionSetWriter(d.Stderr), progressbar.OptionSetDescription(what),
+		progressbar.OptionShowBytes(true), progressbar.OptionShowTotalBytes(true), progressbar.OptionSetWidth(20),
+		progressbar.OptionThrottle(100*time.Millisecond), progressbar.OptionClearOnFinish(), progressbar.OptionSpinnerType(14))
+}
+
+func newR2PutCmd(d *deps, g *globalOptions, o *r2Options) *cobra.Command {
+	var file, contentType string
+	cmd := &cobra.Command{
+		Use:   "put BUCKET/KEY [--file PATH]",
+		Short: "Upload an object from --file, or from stdin",
+		Args:  usageArgs(cobra.ExactArgs(1)),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			bucketArg, key, err := r2Address(args[0], true)
+			if err != nil {
+				return err
+			}
+			body, size, closeBody, err := putSource(d, file)
+			if err != nil {
+				return err
+			}
+			defer closeBody()
+			b, err := openR2(d, g, o, bucketArg, "")
+			if err != nil {
+				return err
+			}
+			defer b.Close()
+			if contentType == "" {
+				contentType = mime.TypeByExtension(path.Ext(key))
+			}
+			ctx, stop := interruptible(cmd.Context())
+			defer stop()
+			bar := byteProgress(d, size, "uploading")
+			info, err := b.store.Put(ctx, key, body, size, objstore.PutOptions{
+				ContentType: contentType,
+				Progress:    func(n int64) { _ = bar.Set64(n) },
+			})
+			_ = bar.Finish()
+			if err != nil {
+				return failed(err)
+			}
+			fmt.Fprintf(d.Stdout, "wrote %d bytes to %s/%s (ETag %s)\n", info.Size, b.name, key, info.ETag)
+			return nil
+		},
+	}
+	cmd.Flags().StringVar(&file, "file", "", "read the object from this file (default stdin)")
+	cmd.Flags().StringVar(&contentType, "content-type", "", "the object's content type (default: from the key's extension)")
+	return cmd
+}
+
+// putSource opens what put uploads and says its size (-1 when unknown).
+func putSource(d *deps, file string) (io.Reader, int64, func(), error) {
+	if file == "" || file == "-" {
+		size := int64(-1)
+		if f, ok := d.Stdin.(*os.File); ok {
+			if st, err := f.Stat(); err == nil && st.Mode().IsRegular() {
+				if off, err := f.Seek(0, io.SeekCurrent); err == nil {
+					size = st.Size() - off
+				}
+			}
+		}
+		return d.Stdin, size, func() {}, nil
+	}
+	f, err := os.Open(file)
+	if err != nil {
+		return nil, 0, nil, usageErrorf("%v", err)
+	}
+	st, err := f.Stat()
+	if err != nil || !st.Mode().IsRegular() {
+		f.Close()
+		return nil, 0, nil, usageErrorf("%s: not a regular file", file)
+	}
+	return f, st.Size(), func() { f.Close() }, nil
+}
+
+func newR2GetCmd(d *deps, g *globalOptions, o *r2Options) *cobra.Command {
+	var file string
+	cmd := &cobra.Command{
+		Use:   "get BUCKET/KEY [--file PATH]",
+		Short: "Download an object to --file, or to stdout",
+		Long: `Get streams an object to stdout, or with --file to a file, which appears
+only once the whole object arrived (a temporary file is renamed into place);
+a large object is then read in 16 MiB ranges, four at a time, pinned to its
+ETag. An object uploaded in one piece and read in one request is checked
+against its MD5 ETag.`,
+		Args: usageArgs(cobra.ExactArgs(1)),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			bucketArg, key, err := r2Address(args[0], true)
+			if err != nil {
+				return err
+			}
+			b, err := openR2(d, g, o, bucketArg, "")
+			if err != nil {
+				return err
+			}
+			defer b.Close()
+			ctx, stop := interruptible(cmd.Context())
+			defer stop()
+			if file != "" && file != "-" {
+				n, err := saveFile(ctx, d, b.store, key, file)
+				if err != nil {
+					return failed(err)
+				}
+				fmt.Fprintf(d.Stdout, "wrote %d bytes to %s\n", n, file)
+				return nil
+			}
+			body, info, err := b.store.Get(ctx, key, objstore.GetOptions{})
+			if err != nil {
+				return failed(err)
+			}
+			defer body.Close()
+			bar := byteProgress(d, info.Size, "downloading")
+			defer bar.Finish()
+			_, err = copyChecked(d.Stdout, io.TeeReader(body, bar), info)
+			return failed(err)
+		},
+	}
+	cmd.Flags().StringVar(&file, "file", "", "write the object to this file (default stdout)")
+	return cmd
+}
+
+// copyChecked copies an object's bytes and, when its ETag is a plain MD5
+// (it was uploaded in one piece), checks them against it.
+func copyChecked(w io.Writer, r io.Reader, info objstore.ObjectInfo) (int64, error) {
+	var h hash.Hash
+	if len(info.ETag) == 32 && !strings.Contains(info.ETag, "-") {
+		h = md5.New()
+		w = io.MultiWriter(w, h)
+	}
+	n, err := io.Copy(w, r)
+	if err != nil {
+		return n, fmt.Errorf("get %q: %w", info.Key, err)
+	}
+	if n != info.Size {
+		return n, fmt.Errorf("get %q: received %d bytes of %d", info.Key, n, info.Size)
+	}
+	if h != nil && hex.EncodeToString(h.Sum(nil)) != info.ETag {
+		return n, fmt.Errorf("get %q: the bytes received do not match the ETag %s", info.Key, info.ETag)
+	}
+	return n, nil
+}
+
+// saveFile downloads the object into a temporary file beside path and
+// renames it into place once it is complete and checked.
+func saveFile(ctx context.Context, d *deps, s objstore.Store, key, path string) (int64, error) {
+	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp-*")
+	if err != nil {
+		return 0, &exitError{code: exitUsage, err: err}
+	}
+	defer os.Remove(tmp.Name()) // a no-op after the rename
+	var bar *progressbar.ProgressBar
+	info, err := objstore.Download(ctx, s, key, tmp, objstore.DownloadOptions{Progress: func(n, total int64) {
+		if bar == nil {
+			bar = byteProgress(d, total, "downloading")
+		}
+		_ = bar.Set64(n)
+	}})
+	if bar != nil {
+		_ = bar.Finish()
+	}
+	if err == nil {
+		err = tmp.Sync()
+	}
+	if cerr := tmp.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Rename(tmp.Name(), path)
+	}
+	if err != nil {
+		return 0, err
+	}
+	return info.Size, nil
+}
+
+// r2Entry is one line of `r2 ls -o json`.
+type r2Entry struct {
+	Key          string `json:"key"`
+	Size         int64  `json:"size"`
+	ETag         string `json:"etag"`
+	LastModified string `json:"lastModified"`
+}
+
+func newR2ListCmd(d *deps, g *globalOptions, o *r2Options) *cobra.Command {
+	var output string
+	var recursive bool
+	cmd := &cobra.Command{
+		Use:   "ls BUCKET[/PREFIX] [-o json]",
+		Short: "List objects one level deep (like a folder), or all with --recursive",
+		Long: `Ls lists the objects whose keys start with PREFIX. Without --recursive,
+keys with a "/" after the prefix are rolled up into one folder-like entry
+ending in "/", as aws s3 ls does.
+
+-o json prints {"objects": [{"key", "size", "etag", "lastModified"}],
+"prefixes": ["folder/", ...]}, with lastModified in RFC 3339.`,
+		Args: usageArgs(cobra.ExactArgs(1)),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if output != "table" && output != "json" {
+				return usageErrorf("-o %s: use table or json", output)
+			}
+			bucketArg, prefix, err := r2Address(args[0], false)
+			if err != nil {
+				return err
+			}
+			b, err := openR2(d, g, o, bucketArg, "")
+			if err != nil {
+				return err
+			}
+			defer b.Close()
+			lo := objstore.ListOptions{Prefix: prefix}
+			if !recursive {
+				lo.Delimiter = "/"
+			}
+			res, err := objstore.ListAll(cmd.Context(), b.store, lo)
+			if err != nil {
+				return failed(err)
+			}
+			if output == "json" {
+				out := struct {
+					Objects  []r2Entry `json:"objects"`
+					Prefixes []string  `json:"prefixes"`
+				}{Objects: []r2Entry{}, Prefixes: append([]string{}, res.Prefixes...)}
+				for _, obj := range res.Objects {
+					out.Objects = append(out.Objects, r2Entry{Key: obj.Key, Size: obj.Size, ETag: obj.ETag, LastModified: obj.LastModified.UTC().Format(time.RFC3339)})
+				}
+				return writeJSONValue(d.Stdout, out)
+			}
+			return writeR2Table(d.Stdout, res)
+		},
+	}
+	cmd.Flags().StringVarP(&output, "output", "o", "table", "output format: table or json")
+	cmd.Flags().BoolVarP(&recursive, "recursive", "r", false, "list every key under the prefix, not one level")
+	return cmd
+}
+
+func writeR2Table(w io.Writer, res objstore.ListResult) error {
+	type row struct{ key, size, modified string }
+	rows := make([]row, 0, len(res.Objects)+len(res.Prefixes))
+	for _, p := range res.Prefixes {
+		rows = append(rows, row{p, "-", "-"})
+	}
+	for _, obj := range res.Objects {
+		rows = append(rows, row{obj.Key, fmt.Sprint(obj.Size), obj.LastModified.UTC().Format(time.RFC3339)})
+	}
+	sort.Slice(rows, func(i, j int) bool { return rows[i].key < rows[j].key })
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "KEY\tSIZE\tLAST MODIFIED")
+	for _, r := range rows {
+		fmt.Fprintf(tw, "%s\t%s\t%s\n", r.key, r.size, r.modified)
+	}
+	return tw.Flush()
+}
+
+func newR2RemoveCmd(d *deps, g *globalOptions, o *r2Options) *cobra.Command {
+	return &cobra.Command{
+		Use:   "rm BUCKET/KEY",
+		Short: "Delete an object (deleting a missing key is not an error, as on R2)",
+		Args:  usageArgs(cobra.ExactArgs(1)),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			bucketArg, key, err := r2Address(args[0], true)
+			if err != nil {
+				return err
+			}
+			b, err := openR2(d, g, o, bucketArg, "")
+			if err != nil {
+				return err
+			}
+			defer b.Close()
+			if err := b.store.Delete(cmd.Context(), key); err != nil {
+				return failed(err)
+			}
+			fmt.Fprintf(d.Stdout, "deleted %s/%s\n", b.name, key)
+			return nil
+		},
+	}
+}
+
+func newR2PresignCmd(d *deps, g *globalOptions, o *r2Options) *cobra.Command {
+	var (
+		expires time.Duration
+		method  string
+		baseURL string
+	)
+	cmd := &cobra.Command{
+		Use:   "presign BUCKET/KEY [--expires 1h]",
+		Short: "Print a URL that allows one request on an object without credentials",
+		Long: `Presign prints a URL that lets its holder GET (or --method HEAD, PUT,
+DELETE) the object until it expires (1 s to 7 days). The URL is a bearer
+secret: edgeconf prints it on stdout and nowhere else.
+
+With --remote it is an S3 SigV4 URL of R2 (R2 serves presigned URLs only on
+its r2.cloudflarestorage.com endpoint, not on custom domains). Locally it is
+signed with a key kept in the bucket folder and served by whatever mounts the
+local buckets' handler at --base-url (default ` + localR2BaseURL + `BUCKET).`,
+		Args: usageArgs(cobra.ExactArgs(1)),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			bucketArg, key, err := r2Address(args[0], true)
+			if err != nil {
+				return err
+			}
+			if baseURL != "" && o.Remote {
+				return usageErrorf("--base-url is for local buckets only")
+			}
+			b, err := openR2(d, g, o, bucketArg, baseURL)
+			if err != nil {
+				return err
+			}
+			defer b.Close()
+			u, err := b.store.Presign(cmd.Context(), key, objstore.PresignOptions{Method: method, Expires: expires})
+			if err != nil {
+				var le *objstore.LimitError
+				if errors.As(err, &le) {
+					return usageErrorf("%v", err)
+				}
+				return failed(err)
+			}
+			fmt.Fprintln(d.Stdout, u)
+			return nil
+		},
+	}
+	cmd.Flags().DurationVar(&expires, "expires", time.Hour, "how long the URL works (1s to 168h)")
+	cmd.Flags().StringVar(&method, "method", "GET", "the request the URL allows: GET, HEAD, PUT or DELETE")
+	cmd.Flags().StringVar(&baseURL, "base-url", "", "local buckets: where the URL points (default "+localR2BaseURL+"BUCKET)")
+	return cmd
+}
+
+// openR2Fetcher returns a refs.Fetcher that resolves r2:// references of
+// doc's bindings through the local bucket folders, or with remote through
+// R2. The caller closes the stores with the returned function.
+func openR2Fetcher(d *deps, doc *config.Document, remote bool) (refs.Fetcher, func() error, error) {
+	stores := map[string]objstore.Store{}
+	var opened []*r2Bucket
+	closeAll := func() error {
+		var errs []error
+		for _, b := range opened {
+			errs = append(errs, b.Close())
+		}
+		return errors.Join(errs...)
+	}
+	for _, binding := range doc.Config.Cloudflare.R2Buckets {
+		if objstore.CheckBucketName(binding.Bucket) != nil {
+			continue // validate reports the bad name itself
+		}
+		b, err := openBucket(d, r2BucketRef{Name: binding.Bucket, Binding: binding.Binding, RequesterPays: binding.RequesterPays}, remote, "")
+		if err != nil {
+			closeAll()
+			return nil, nil, err
+		}
+		opened = append(opened, b)
+		stores[binding.Binding] = b.store
+	}
+	return r2.NewFetcher(stores), closeAll, nil
+}
