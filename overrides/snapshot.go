@@ -220,7 +220,11 @@ func (m *Manager) checkCrossReferences(ctx context.Context, d *config.Document, 
 			add(report.Warning, "ref-unresolved", fmt.Sprintf("%s was not checked: %v", ref, err))
 			continue
 		case isNotFound(err):
-			add(report.Warning, "ref-missing", fmt.Sprintf("%s does not exist in %s yet", ref, m.Target()))
+			where := "its bucket"
+			if ref.Kind == refs.KV {
+				where = m.Target()
+			}
+			add(report.Warning, "ref-missing", fmt.Sprintf("%s does not exist in %s yet", ref, where))
 			continue
 		case err != nil:
 			add(report.Invalid, "ref-resolve", err.Error())

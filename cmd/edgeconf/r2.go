@@ -565,7 +565,10 @@ local buckets' handler at --base-url (default ` + localR2BaseURL + `BUCKET).`,
 
 // openR2Fetcher returns a refs.Fetcher that resolves r2:// references of
 // doc's bindings through the local bucket folders, or with remote through
-// R2. The caller closes the stores with the returned function.
+// R2. It never creates a local folder (a bucket nothing was written to
+// holds no object), and without R2 credentials r2:// references are "not
+// available" rather than an error of the whole command. The caller closes
+// the stores with the returned function.
 func openR2Fetcher(d *deps, doc *config.Document, remote bool) (refs.Fetcher, func() error, error) {
 	stores := map[string]objstore.Store{}
 	var opened []*r2Bucket
@@ -576,11 +579,23 @@ func openR2Fetcher(d *deps, doc *config.Document, remote bool) (refs.Fetcher, fu
 		}
 		return errors.Join(errs...)
 	}
+	unavailable := ""
 	for _, binding := range doc.Config.Cloudflare.R2Buckets {
 		if objstore.CheckBucketName(binding.Bucket) != nil {
 			continue // validate reports the bad name itself
 		}
+		if !remote {
+			if _, err := os.Stat(filepath.Join(stateDir(d), "r2", binding.Bucket)); err != nil {
+				stores[binding.Binding] = emptyBucket{}
+				continue
+			}
+		}
 		b, err := openBucket(d, r2BucketRef{Name: binding.Bucket, Binding: binding.Binding, RequesterPays: binding.RequesterPays}, remote, "")
+		var ee *exitError
+		if remote && errors.As(err, &ee) && ee.code == exitUsage {
+			unavailable = ee.err.Error() // missing R2 credentials
+			break
+		}
 		if err != nil {
 			closeAll()
 			return nil, nil, err
@@ -588,5 +603,18 @@ func openR2Fetcher(d *deps, doc *config.Document, remote bool) (refs.Fetcher, fu
 		opened = append(opened, b)
 		stores[binding.Binding] = b.store
 	}
+	if unavailable != "" {
+		return refs.FetcherFunc(func(context.Context, refs.Ref) ([]byte, error) {
+			return nil, fmt.Errorf("%w: %s", refs.ErrNotAvailable, unavailable)
+		}), closeAll, nil
+	}
 	return r2.NewFetcher(stores), closeAll, nil
+}
+
+// emptyBucket stands for a local bucket whose folder does not exist yet:
+// every object is missing.
+type emptyBucket struct{ objstore.Store }
+
+func (emptyBucket) Get(_ context.Context, key string, _ objstore.GetOptions) (io.ReadCloser, objstore.ObjectInfo, error) {
+	return nil, objstore.ObjectInfo{}, fmt.Errorf("get %q: %w (the local bucket folder does not exist yet)", key, objstore.ErrNotFound)
 }

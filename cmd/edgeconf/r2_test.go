@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/md5"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"maps"
@@ -356,7 +357,35 @@ func TestOpenR2Fetcher(t *testing.T) {
 	if err != nil || string(v) != "-----BEGIN CERTIFICATE-----" {
 		t.Errorf("Fetch = %q, %v", v, err)
 	}
-	if _, _, err := openR2Fetcher(d, doc, true); err == nil {
-		t.Error("a remote fetcher without credentials opened")
+	// Without R2 credentials r2:// references are "not available", with the reason.
+	rf, _, err := openR2Fetcher(d, doc, true)
+	if err != nil {
+		t.Fatal(err)
 	}
+	if _, err := rf.Fetch(context.Background(), ref); !errors.Is(err, refs.ErrNotAvailable) || !strings.Contains(err.Error(), "R2_ACCESS_KEY_ID") {
+		t.Errorf("remote fetch without credentials = %v", err)
+	}
+	// A local bucket nobody wrote to is not created, and its objects are missing.
+	fresh := filepath.Join(t.TempDir(), "fresh")
+	other := &deps{LookupEnv: func(k string) (string, bool) {
+		if k == "EDGECONF_STATE_DIR" {
+			return fresh, true
+		}
+		return "", false
+	}, Now: time.Now}
+	ef, _, err := openR2Fetcher(other, doc, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := ef.Fetch(context.Background(), ref); !errors.Is(err, objstore.ErrNotFound) {
+		t.Errorf("fetch from a bucket without a folder = %v", err)
+	}
+	if dirExists(fresh) {
+		t.Error("resolving created the state folder")
+	}
+}
+
+func dirExists(p string) bool {
+	_, err := os.Stat(p)
+	return err == nil
 }

@@ -16,6 +16,7 @@ import (
 	"github.com/factory-wager/edgeconf/kvstore"
 	"github.com/factory-wager/edgeconf/local"
 	"github.com/factory-wager/edgeconf/overrides"
+	"github.com/factory-wager/edgeconf/refs"
 )
 
 // configBinding is the KV binding overrides live in.
@@ -44,9 +45,10 @@ func openLocal(d *deps, ns string, write bool) (*store, error) {
 	dir := stateDir(d)
 	if !write {
 		if _, err := os.Stat(filepath.Join(dir, local.DBFile)); errors.Is(err, fs.ErrNotExist) {
+			target := fmt.Sprintf("local state %s (namespace %s, empty: nothing written yet)", dir, ns)
 			return &store{
-				kv:     kvstore.NewMemory(d.Now),
-				target: fmt.Sprintf("local state %s (namespace %s, empty: nothing written yet)", dir, ns),
+				kv:     namedMemory{kvstore.NewMemory(d.Now), target},
+				target: target,
 				close:  func() error { return nil },
 			}, nil
 		}
@@ -151,6 +153,22 @@ func openSession(d *deps, g *globalOptions, write bool, by string) (*session, er
 		return nil, err
 	}
 	opts := overrides.Options{Store: st.kv, Doc: doc, Env: g.Env, By: who(d, by), Now: d.Now}
+	// r2:// references resolve through the configuration's buckets, where
+	// they exist: a local folder that was never written is not created.
+	r2Fetcher, closeR2, err := openR2Fetcher(d, doc, g.target.Remote)
+	if err != nil {
+		st.close()
+		return nil, err
+	}
+	kv := st.kv
+	opts.Resolver = &refs.Resolver{
+		KV:       func(b string) (kvstore.Store, bool) { return kv, b == configBinding },
+		R2:       r2Fetcher,
+		CacheTTL: overrides.DefaultRefCacheTTL,
+		Now:      d.Now,
+	}
+	closeStore := st.close
+	st.close = func() error { return errors.Join(closeR2(), closeStore()) }
 	switch {
 	case g.target.Remote:
 		// The remote store is the one that can fail: keep its copy locally.
@@ -184,3 +202,12 @@ func (s *session) snapshot(ctx context.Context, d *deps) (*overrides.Snapshot, e
 func printTarget(d *deps, target string) {
 	fmt.Fprintf(d.Stderr, "edgeconf: using %s\n", target)
 }
+
+// namedMemory is the empty stand-in for a state folder that does not exist
+// yet, named after that folder in messages.
+type namedMemory struct {
+	*kvstore.Memory
+	name string
+}
+
+func (n namedMemory) Target() string { return n.name }
