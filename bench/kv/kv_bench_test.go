@@ -20,7 +20,9 @@ const nKeys = 1000
 
 var value = []byte(`{"enabled":true,"rolloutPercentage":25,"allowedUsers":["alice@factory-wager.com"]}`)
 
-func key(i int) string { return fmt.Sprintf("edgeconf/v1/overrides/_base/features.f%04d.rolloutPercentage", i) }
+func key(i int) string {
+	return fmt.Sprintf("edgeconf/v1/overrides/_base/features.f%04d.rolloutPercentage", i)
+}
 
 func BenchmarkGet(b *testing.B) {
 	b.Run("edgeconf-local", func(b *testing.B) {
