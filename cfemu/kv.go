@@ -299,20 +299,9 @@ func expiry(now time.Time, expiration, ttl string) (int64, *apiErr) {
 }
 
 func (e *Emulator) kvGetValue(c *call) error {
-	key := c.param("key")
-	if err := checkKVKey(key); err != nil {
-		return err
-	}
-	e.mu.Lock()
-	ns, err := c.namespace()
+	ent, err := e.visibleEntry(c)
 	if err != nil {
-		e.mu.Unlock()
 		return err
-	}
-	ent := ns.visible(key, c.now, e.opts.Propagation)
-	e.mu.Unlock()
-	if ent == nil {
-		return fail(http.StatusNotFound, codeKeyNotFound, "get: 'key not found'")
 	}
 	h := c.w.Header()
 	h.Set("Content-Type", "application/octet-stream")
@@ -326,20 +315,9 @@ func (e *Emulator) kvGetValue(c *call) error {
 }
 
 func (e *Emulator) kvGetMetadata(c *call) error {
-	key := c.param("key")
-	if err := checkKVKey(key); err != nil {
-		return err
-	}
-	e.mu.Lock()
-	ns, err := c.namespace()
+	ent, err := e.visibleEntry(c)
 	if err != nil {
-		e.mu.Unlock()
 		return err
-	}
-	ent := ns.visible(key, c.now, e.opts.Propagation)
-	e.mu.Unlock()
-	if ent == nil {
-		return fail(http.StatusNotFound, codeKeyNotFound, "get: 'key not found'")
 	}
 	if ent.Metadata == nil {
 		return c.ok(nil)
@@ -698,4 +676,25 @@ func (e *Emulator) kvBulkGet(c *call) error {
 		values[k] = item
 	}
 	return c.ok(map[string]any{"values": values})
+}
+
+// visibleEntry returns the entry a value or metadata read of the call's
+// key sees, or the API's 404 for a missing key.
+func (e *Emulator) visibleEntry(c *call) (*kvEntry, error) {
+	key := c.param("key")
+	if err := checkKVKey(key); err != nil {
+		return nil, err
+	}
+	e.mu.Lock()
+	ns, err := c.namespace()
+	if err != nil {
+		e.mu.Unlock()
+		return nil, err
+	}
+	ent := ns.visible(key, c.now, e.opts.Propagation)
+	e.mu.Unlock()
+	if ent == nil {
+		return nil, fail(http.StatusNotFound, codeKeyNotFound, "get: 'key not found'")
+	}
+	return ent, nil
 }
