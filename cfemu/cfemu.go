@@ -406,3 +406,11 @@ type recorder struct {
 func (r *recorder) Header() http.Header         { return r.header }
 func (r *recorder) Write(b []byte) (int, error) { return len(b), nil }
 func (r *recorder) WriteHeader(int)             {}
+
+// commit records that a mutating call was applied, schedules the state to
+// be saved and answers with v in the success envelope.
+func (e *Emulator) commit(c *call, v any) error {
+	c.applied = true
+	e.changed()
+	return c.ok(v)
+}

@@ -161,9 +161,7 @@ func (e *Emulator) createDatabase(c *call) error {
 	}
 	d := &database{UUID: newUUID(), Name: req.Name, CreatedAt: c.now}
 	a.Databases[d.UUID] = d
-	c.applied = true
-	e.changed()
-	return c.ok(e.dbJSON(d))
+	return e.commit(c, e.dbJSON(d))
 }
 
 func (e *Emulator) listDatabases(c *call) error {
@@ -213,9 +211,7 @@ func (e *Emulator) deleteDatabase(c *call) error {
 	if err := e.d1.drop(d.UUID); err != nil {
 		return err
 	}
-	c.applied = true
-	e.changed()
-	return c.ok(nil)
+	return e.commit(c, nil)
 }
 
 type d1Statement struct {

@@ -193,9 +193,7 @@ func (e *Emulator) deleteZone(c *call) error {
 		return aerr
 	}
 	delete(e.st.Zones, z.ID)
-	c.applied = true
-	e.changed()
-	return c.ok(map[string]string{"id": z.ID})
+	return e.commit(c, map[string]string{"id": z.ID})
 }
 
 // recordInput is the body of a create, replace or edit.
@@ -377,9 +375,7 @@ func (e *Emulator) createRecord(c *call) error {
 		return aerr
 	}
 	z.Records[r.ID] = r
-	c.applied = true
-	e.changed()
-	return c.ok(r.json())
+	return e.commit(c, r.json())
 }
 
 func (c *call) record() (*zone, *dnsRecord, *apiErr) {
@@ -431,9 +427,7 @@ func (e *Emulator) updateRecord(c *call, replace bool) error {
 		return aerr
 	}
 	*old = r
-	c.applied = true
-	e.changed()
-	return c.ok(r.json())
+	return e.commit(c, r.json())
 }
 
 func (e *Emulator) deleteRecord(c *call) error {
@@ -444,7 +438,5 @@ func (e *Emulator) deleteRecord(c *call) error {
 		return aerr
 	}
 	delete(z.Records, r.ID)
-	c.applied = true
-	e.changed()
-	return c.ok(map[string]string{"id": r.ID})
+	return e.commit(c, map[string]string{"id": r.ID})
 }

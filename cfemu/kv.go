@@ -186,9 +186,7 @@ func (e *Emulator) kvCreateNamespace(c *call) error {
 	}
 	ns := &namespace{ID: newID(), Title: req.Title, Keys: map[string]*kvEntry{}}
 	a.Namespaces[ns.ID] = ns
-	c.applied = true
-	e.changed()
-	return c.ok(ns.json())
+	return e.commit(c, ns.json())
 }
 
 func (e *Emulator) kvGetNamespace(c *call) error {
@@ -223,9 +221,7 @@ func (e *Emulator) kvRenameNamespace(c *call) error {
 		}
 	}
 	ns.Title = req.Title
-	c.applied = true
-	e.changed()
-	return c.ok(ns.json())
+	return e.commit(c, ns.json())
 }
 
 func (e *Emulator) kvDeleteNamespace(c *call) error {
@@ -236,9 +232,7 @@ func (e *Emulator) kvDeleteNamespace(c *call) error {
 		return err
 	}
 	delete(e.st.account(c.param("account_id")).Namespaces, ns.ID)
-	c.applied = true
-	e.changed()
-	return c.ok(struct{}{})
+	return e.commit(c, struct{}{})
 }
 
 // checkKVKey applies the key rules; the messages are the Workers runtime's.
@@ -393,9 +387,7 @@ func (e *Emulator) kvPutValue(c *call) error {
 		return err
 	}
 	ns.write(key, &kvEntry{Value: bytes.Clone(value), Metadata: json.RawMessage(bytes.Clone(md)), Expiration: exp, WrittenAt: c.now}, e.opts.Propagation)
-	c.applied = true
-	e.changed()
-	return c.ok(struct{}{})
+	return e.commit(c, struct{}{})
 }
 
 // checkKeyRate refuses a second write of a key within KeyWriteInterval.

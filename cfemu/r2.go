@@ -81,9 +81,7 @@ func (e *Emulator) createBucket(c *call) error {
 	}
 	b := &bucket{Name: req.Name, CreationDate: c.now, Location: loc, StorageClass: req.StorageClass, Jurisdiction: jur}
 	a.Buckets[b.Name] = b
-	c.applied = true
-	e.changed()
-	return c.ok(b.json())
+	return e.commit(c, b.json())
 }
 
 // listBuckets pages by cursor (the base64 of the last name returned).
@@ -149,9 +147,7 @@ func (e *Emulator) editBucket(c *call) error {
 		return bucketMissing()
 	}
 	b.StorageClass = class
-	c.applied = true
-	e.changed()
-	return c.ok(b.json())
+	return e.commit(c, b.json())
 }
 
 func (e *Emulator) deleteBucket(c *call) error {
@@ -162,7 +158,5 @@ func (e *Emulator) deleteBucket(c *call) error {
 		return bucketMissing()
 	}
 	delete(a.Buckets, c.param("bucket"))
-	c.applied = true
-	e.changed()
-	return c.ok(struct{}{})
+	return e.commit(c, struct{}{})
 }

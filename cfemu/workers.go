@@ -340,9 +340,7 @@ func (e *Emulator) uploadScript(c *call) error {
 		ID: newUUID(), CreatedOn: c.now, Source: "api", Strategy: "percentage",
 		Versions: []deployedVersion{{VersionID: v.ID, Percentage: 100}}, AuthorEmail: authorEmail,
 	})
-	c.applied = true
-	e.changed()
-	return c.ok(s.json())
+	return e.commit(c, s.json())
 }
 
 func (e *Emulator) getScriptContent(c *call) error {
@@ -382,9 +380,7 @@ func (e *Emulator) deleteScript(c *call) error {
 		return aerr
 	}
 	delete(e.st.account(c.param("account_id")).Scripts, c.param("script"))
-	c.applied = true
-	e.changed()
-	return c.ok(nil)
+	return e.commit(c, nil)
 }
 
 // uploadVersion uploads a version without deploying it. The script must
@@ -401,9 +397,7 @@ func (e *Emulator) uploadVersion(c *call) error {
 		return aerr
 	}
 	v := s.newVersion(up, c.now)
-	c.applied = true
-	e.changed()
-	return c.ok(v.json(true))
+	return e.commit(c, v.json(true))
 }
 
 func (e *Emulator) listVersions(c *call) error {
@@ -488,9 +482,7 @@ func (e *Emulator) createDeployment(c *call) error {
 	}
 	d := &deployment{ID: newUUID(), CreatedOn: c.now, Source: "api", Strategy: req.Strategy, Versions: req.Versions, Annotations: req.Annotations, AuthorEmail: authorEmail}
 	s.Deployments = append(s.Deployments, d)
-	c.applied = true
-	e.changed()
-	return c.ok(d.json())
+	return e.commit(c, d.json())
 }
 
 func (e *Emulator) listDeployments(c *call) error {
@@ -541,9 +533,7 @@ func (e *Emulator) deleteDeployment(c *call) error {
 		return badRequest("deployment %s is live and cannot be deleted; deploy another version first", s.Deployments[i].ID)
 	}
 	s.Deployments = append(s.Deployments[:i], s.Deployments[i+1:]...)
-	c.applied = true
-	e.changed()
-	return c.ok(nil)
+	return e.commit(c, nil)
 }
 
 func (e *Emulator) putSecret(c *call) error {
@@ -567,9 +557,7 @@ func (e *Emulator) putSecret(c *call) error {
 		return aerr
 	}
 	s.Secrets[req.Name] = &req
-	c.applied = true
-	e.changed()
-	return c.ok(map[string]string{"name": req.Name, "type": req.Type})
+	return e.commit(c, map[string]string{"name": req.Name, "type": req.Type})
 }
 
 func (e *Emulator) listSecrets(c *call) error {
@@ -612,9 +600,7 @@ func (e *Emulator) deleteSecret(c *call) error {
 		return fail(http.StatusNotFound, codeNotFound, "secret %s not found", c.param("secret"))
 	}
 	delete(s.Secrets, c.param("secret"))
-	c.applied = true
-	e.changed()
-	return c.ok(nil)
+	return e.commit(c, nil)
 }
 
 // zoneOf finds the account's zone that hostname belongs to (the longest
@@ -679,9 +665,7 @@ func (e *Emulator) putDomain(c *call) error {
 	}
 	d := req
 	a.Domains[d.ID] = &d
-	c.applied = true
-	e.changed()
-	return c.ok(d)
+	return e.commit(c, d)
 }
 
 func (e *Emulator) listDomains(c *call) error {
@@ -720,9 +704,7 @@ func (e *Emulator) deleteDomain(c *call) error {
 		return fail(http.StatusNotFound, codeNotFound, "custom domain %s not found", c.param("domain_id"))
 	}
 	delete(a.Domains, c.param("domain_id"))
-	c.applied = true
-	e.changed()
-	return c.ok(nil)
+	return e.commit(c, nil)
 }
 
 // checkPattern checks that a route pattern belongs to the zone.
@@ -757,9 +739,7 @@ func (e *Emulator) createRoute(c *call) error {
 	req.ID = newID()
 	r := req
 	z.Routes[r.ID] = &r
-	c.applied = true
-	e.changed()
-	return c.ok(r)
+	return e.commit(c, r)
 }
 
 func (e *Emulator) listRoutes(c *call) error {
@@ -819,9 +799,7 @@ func (e *Emulator) updateRoute(c *call) error {
 		}
 	}
 	r.Pattern, r.Script = req.Pattern, req.Script
-	c.applied = true
-	e.changed()
-	return c.ok(r)
+	return e.commit(c, r)
 }
 
 func (e *Emulator) deleteRoute(c *call) error {
@@ -832,7 +810,5 @@ func (e *Emulator) deleteRoute(c *call) error {
 		return aerr
 	}
 	delete(z.Routes, r.ID)
-	c.applied = true
-	e.changed()
-	return c.ok(map[string]string{"id": r.ID})
+	return e.commit(c, map[string]string{"id": r.ID})
 }
