@@ -31,7 +31,7 @@ func BenchmarkRead_Emulator(b *testing.B) {
 		b.Fatal(err)
 	}
 	db := c.D1(dbInfo)
-	if _, err := d1.Exec(ctx, db, "CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT); WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i+1 FROM n WHERE i < 1000) INSERT INTO t (v) SELECT 'row ' || i FROM n;"); err != nil {
+	if _, err := d1.Exec(ctx, db, "CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT); WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i+1 FROM n WHERE i < 20000) INSERT INTO t (v) SELECT 'row ' || i FROM n;"); err != nil {
 		b.Fatal(err)
 	}
 	ns, _, err := c.EnsureNamespace(ctx, "cache")
@@ -42,17 +42,23 @@ func BenchmarkRead_Emulator(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	const q = "SELECT id, v FROM t WHERE id BETWEEN ? AND ? ORDER BY id"
-	for _, bc := range []struct {
-		name string
-		db   d1.DB
-	}{{"uncached", db}, {"cached", cached}} {
-		b.Run(bc.name, func(b *testing.B) {
-			for b.Loop() {
-				if _, err := bc.db.Query(ctx, q, 100, 150); err != nil {
-					b.Fatal(err)
+	// An indexed lookup of 51 rows, and an aggregate that scans 20,000.
+	queries := map[string]d1.Statement{
+		"lookup":    {SQL: "SELECT id, v FROM t WHERE id BETWEEN ? AND ? ORDER BY id", Params: []any{100, 150}},
+		"aggregate": {SQL: "SELECT length(v) AS l, count(*) FROM t WHERE id > ? AND v LIKE '%' || ? || '%' GROUP BY l", Params: []any{100, "1"}},
+	}
+	for _, q := range []string{"lookup", "aggregate"} {
+		for _, bc := range []struct {
+			name string
+			db   d1.DB
+		}{{"uncached", db}, {"cached", cached}} {
+			b.Run(q+"/"+bc.name, func(b *testing.B) {
+				for b.Loop() {
+					if _, err := bc.db.Query(ctx, queries[q].SQL, queries[q].Params...); err != nil {
+						b.Fatal(err)
+					}
 				}
-			}
-		})
+			})
+		}
 	}
 }
