@@ -113,7 +113,7 @@ test: tools ## go test -race with coverage, then the coverage gate
 	if [ -s $(COVERPROFILE) ]; then \
 		$(GO) build -o $(BIN)/covergate ./internal/tools/covergate; \
 		$(BIN)/covergate -profile $(COVERPROFILE) -min $(COVER_MIN) \
-			-exclude 'cmd/...,examples/...,bench/...,kvstore/storetest,objstore/objtest' ./... || status=1; \
+			-exclude 'cmd/...,examples/...,bench/...,kvstore/storetest,objstore/objtest,d1/d1test' ./... || status=1; \
 	else \
 		echo "coverage gate: go test wrote no $(COVERPROFILE)" >&2; status=1; \
 	fi; \
@@ -131,8 +131,10 @@ bench: tools tools-bench ## run every bench/*.sh (bench/validate.sh: edgeconf va
 	done; \
 	exit $$status
 
-fuzz: ## fuzz config.Parse for FUZZTIME (default 60s)
+fuzz: ## fuzz config.Parse, the D1 script splitter and dump import, FUZZTIME each (default 60s)
 	$(GO) test -run='^$$' -fuzz='^FuzzParse$$' -fuzztime=$(FUZZTIME) ./config/
+	$(GO) test -run='^$$' -fuzz='^FuzzSplit$$' -fuzztime=$(FUZZTIME) ./d1/
+	$(GO) test -run='^$$' -fuzz='^FuzzImport$$' -fuzztime=$(FUZZTIME) ./d1/dump/
 
 clean: ## remove build, test and benchmark outputs
 	rm -rf bin/edgeconf $(COVERPROFILE) bench/out dist
