@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/factory-wager/edgeconf/d1"
+	"github.com/factory-wager/edgeconf/refs"
 )
 
 func TestSplit(t *testing.T) {
@@ -202,4 +203,50 @@ func FuzzSplit(f *testing.F) {
 			line = p.Line
 		}
 	})
+}
+
+func TestFetcher(t *testing.T) {
+	ctx := context.Background()
+	open := func(rows [][]any, err error) *d1.Fetcher {
+		return &d1.Fetcher{Open: func(_ context.Context, b string) (d1.DB, error) {
+			if b != "DB" {
+				return nil, errors.New("no D1 database is bound as " + b)
+			}
+			return &fake{rows: rows, err: err}, nil
+		}}
+	}
+	ref := func(sql string) refs.Ref { return refs.Ref{Kind: refs.D1, Binding: "DB", SQL: sql} }
+	for _, tc := range []struct {
+		name string
+		f    *d1.Fetcher
+		ref  refs.Ref
+		want string
+		err  string
+	}{
+		{"string", open([][]any{{"v"}}, nil), ref("SELECT v FROM t"), "v", ""},
+		{"int", open([][]any{{int64(42)}}, nil), ref("select 42"), "42", ""},
+		{"float", open([][]any{{2.5}}, nil), ref("WITH x AS (SELECT 1) SELECT 2.5"), "2.5", ""},
+		{"blob", open([][]any{{[]byte("b")}}, nil), ref("VALUES (1)"), "b", ""},
+		{"null", open([][]any{{nil}}, nil), ref("SELECT NULL"), "", "NULL"},
+		{"no rows", open([][]any{}, nil), ref("SELECT 1 WHERE 0"), "", "no row"},
+		{"write refused", open(nil, nil), ref("DELETE FROM t"), "", "only a read query"},
+		{"two statements", open(nil, nil), ref("SELECT 1; DELETE FROM t"), "", "exactly one statement"},
+		{"unknown binding", open(nil, nil), refs.Ref{Kind: refs.D1, Binding: "X", SQL: "SELECT 1"}, "", "bound as X"},
+		{"query error", open(nil, errors.New("boom")), ref("SELECT 1"), "", "boom"},
+		{"wrong kind", open(nil, nil), refs.Ref{Kind: refs.KV, Binding: "DB", Key: "k"}, "", "cannot fetch KV"},
+		{"too big", open([][]any{{strings.Repeat("x", d1.MaxRefBytes+1)}}, nil), ref("SELECT 1"), "", "MaxRefBytes"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got, err := tc.f.Fetch(ctx, tc.ref)
+			if tc.err != "" {
+				if err == nil || !strings.Contains(err.Error(), tc.err) {
+					t.Fatalf("Fetch = %q, %v; want error %q", got, err, tc.err)
+				}
+				return
+			}
+			if err != nil || string(got) != tc.want {
+				t.Fatalf("Fetch = %q, %v; want %q", got, err, tc.want)
+			}
+		})
+	}
 }
