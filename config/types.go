@@ -187,6 +187,10 @@ type D1Database struct {
 	Binding string `yaml:"binding" json:"binding"`
 	Name    string `yaml:"name" json:"name"`
 	ID      string `yaml:"id" json:"id,omitempty" jsonschema:"description=UUID; empty until provisioned"`
+	// MigrationsDir is where the database's NNNN_name.sql migrations live,
+	// relative to the configuration file; "" means migrations/ (wrangler's
+	// migrations_dir).
+	MigrationsDir string `yaml:"migrationsDir" json:"migrationsDir,omitempty" jsonschema:"description=Folder of NNNN_name.sql migrations relative to this file; default migrations (wrangler's migrations_dir)"`
 }
 
 // DurableObject binds a Durable Object class.

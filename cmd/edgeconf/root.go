@@ -131,6 +131,7 @@ Exit codes: 0 success, 1 the job failed (e.g. invalid config), 2 usage error.`,
 		newOverrideCmd(d, g),
 		newKVCmd(d, g),
 		newR2Cmd(d, g),
+		newD1Cmd(d, g),
 		newWsCmd(d, g),
 		newEmulateCmd(d, g),
 	)

@@ -164,6 +164,7 @@ func openSession(d *deps, g *globalOptions, write bool, by string) (*session, er
 	opts.Resolver = &refs.Resolver{
 		KV:       func(b string) (kvstore.Store, bool) { return kv, b == configBinding },
 		R2:       r2Fetcher,
+		D1:       d1RefFetcher(d, doc, g.target.Remote),
 		CacheTTL: overrides.DefaultRefCacheTTL,
 		Now:      d.Now,
 	}

@@ -103,14 +103,25 @@ func Export(ctx context.Context, db d1.DB, w io.Writer) error {
 func quoteIdent(s string) string { return `"` + strings.ReplaceAll(s, `"`, `""`) + `"` }
 
 func exportRows(ctx context.Context, db d1.DB, w *bufio.Writer, table string) error {
+	head, err := db.Query(ctx, "SELECT * FROM "+quoteIdent(table)+" LIMIT 0")
+	if err != nil {
+		return fmt.Errorf("export %s: %w", table, err)
+	}
+	cols := make([]string, len(head.Columns))
+	exprs := make([]string, len(head.Columns))
+	for i, c := range head.Columns {
+		cols[i] = quoteIdent(c)
+		// Unary + changes no value but drops the column's declared type,
+		// so drivers hand back DATETIME text as stored, not re-formatted.
+		exprs[i] = "+" + quoteIdent(c)
+	}
+	if len(cols) == 0 {
+		return nil
+	}
 	for offset := 0; ; offset += Page {
-		res, err := db.Query(ctx, "SELECT * FROM "+quoteIdent(table)+" LIMIT ? OFFSET ?", Page, offset)
+		res, err := db.Query(ctx, "SELECT "+strings.Join(exprs, ",")+" FROM "+quoteIdent(table)+" LIMIT ? OFFSET ?", Page, offset)
 		if err != nil {
 			return fmt.Errorf("export %s: %w", table, err)
-		}
-		cols := make([]string, len(res.Columns))
-		for i, c := range res.Columns {
-			cols[i] = quoteIdent(c)
 		}
 		for _, row := range res.Rows {
 			fmt.Fprintf(w, "INSERT INTO %s (%s) VALUES (", quoteIdent(table), strings.Join(cols, ","))

@@ -50,7 +50,7 @@ func remote(t *testing.T) d1.DB {
 
 const seed = `
 CREATE TABLE d1_migrations(id INTEGER PRIMARY KEY AUTOINCREMENT, name TEXT UNIQUE, applied_at TIMESTAMP DEFAULT CURRENT_TIMESTAMP NOT NULL);
-INSERT INTO d1_migrations (name, applied_at) VALUES ('0001_init.sql', '2026-01-01 00:00:00');
+INSERT INTO d1_migrations (name, applied_at) VALUES ('0001_init.sql', '2026-01-01 00:00:00'), ('0002_z.sql', '2026-01-02T03:04:05Z');
 CREATE TABLE "user s" (id INTEGER PRIMARY KEY, name TEXT NOT NULL, score REAL, avatar BLOB, note);
 CREATE TABLE orders (id INTEGER PRIMARY KEY, uid INTEGER REFERENCES "user s"(id), total REAL);
 INSERT INTO "user s" VALUES (1, 'O''Brien; -- not a comment', 2.0, X'00ff', NULL);
@@ -71,7 +71,7 @@ func snapshot(t *testing.T, db d1.DB) map[string][][]any {
 		// quote(): the stored values and types, whatever JSON makes of 2.0
 		"users":      `SELECT quote(id), quote(name), quote(score), quote(avatar), quote(note) FROM "user s" ORDER BY id`,
 		"orders":     "SELECT quote(id), quote(uid), quote(total) FROM orders ORDER BY id",
-		"migrations": "SELECT * FROM d1_migrations",
+		"migrations": "SELECT quote(id), quote(name), quote(applied_at) FROM d1_migrations",
 	} {
 		res, err := db.Query(ctx, sql)
 		if err != nil {

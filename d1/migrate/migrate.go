@@ -326,3 +326,16 @@ func apply(ctx context.Context, db d1.DB, m Migration) error {
 	}
 	return nil
 }
+
+// DirFor returns the migrations folder of a database: migrationsDir (or
+// DefaultDir when empty) relative to the folder of the configuration
+// file, as wrangler resolves migrations_dir.
+func DirFor(configPath, migrationsDir string) string {
+	if migrationsDir == "" {
+		migrationsDir = DefaultDir
+	}
+	if filepath.IsAbs(migrationsDir) {
+		return migrationsDir
+	}
+	return filepath.Join(filepath.Dir(configPath), migrationsDir)
+}

@@ -265,3 +265,16 @@ func compare(t *testing.T, wdb, ours d1.DB) {
 		}
 	}
 }
+
+func TestDirFor(t *testing.T) {
+	for _, tc := range []struct{ cfg, dir, want string }{
+		{"cloudflare-config.yaml", "", "migrations"},
+		{"app/cloudflare-config.yaml", "", "app/migrations"},
+		{"app/c.yaml", "db/migrations", "app/db/migrations"},
+		{"app/c.yaml", "/abs/m", "/abs/m"},
+	} {
+		if got := migrate.DirFor(tc.cfg, tc.dir); got != tc.want {
+			t.Errorf("DirFor(%q, %q) = %q, want %q", tc.cfg, tc.dir, got, tc.want)
+		}
+	}
+}

@@ -202,7 +202,9 @@ func run(ctx context.Context, conn *sql.Conn, s d1.Statement) (d1.Result, error)
 			case bool:
 				vals[i] = map[bool]int64{false: 0, true: 1}[x]
 			case time.Time:
-				vals[i] = x.Format(time.RFC3339Nano)
+				// The driver parses TEXT of DATE/DATETIME/TIMESTAMP columns;
+				// give back SQLite's own form (CURRENT_TIMESTAMP's), as D1 does.
+				vals[i] = sqliteTime(x)
 			}
 		}
 		r.Rows = append(r.Rows, vals)
@@ -263,4 +265,15 @@ func describe(path string) string {
 		cmd = cmd[:80] + "..."
 	}
 	return fmt.Sprintf(" by pid %d (%s) since %s", o.PID, cmd, o.Since.Format(time.RFC3339))
+}
+
+// sqliteTime formats t as SQLite's date functions write it:
+// "2006-01-02 15:04:05", with fractional seconds and an offset only when
+// t has them.
+func sqliteTime(t time.Time) string {
+	s := t.Format("2006-01-02 15:04:05.999999999")
+	if _, off := t.Zone(); off != 0 {
+		s += t.Format("-07:00")
+	}
+	return s
 }
