@@ -487,11 +487,12 @@ func newD1MigrationsApplyCmd(d *deps, g *globalOptions) *cobra.Command {
 
 // r2Target parses r2://BUCKET/KEY for export and import.
 func r2Target(d *deps, g *globalOptions, uri string) (*r2Bucket, string, error) {
-	ref, err := refs.Parse(uri)
-	if err != nil || ref.Kind != refs.R2 || ref.Key == "" {
+	rest, ok := strings.CutPrefix(uri, "r2://")
+	bucket, key, _ := strings.Cut(rest, "/")
+	if !ok || bucket == "" || key == "" {
 		return nil, "", usageErrorf("%q: expected r2://BUCKET/KEY, where BUCKET is a binding or a bucket name", uri)
 	}
-	bref, err := resolveBucket(d, g, ref.Binding)
+	bref, err := resolveBucket(d, g, bucket)
 	if err != nil {
 		return nil, "", err
 	}
@@ -500,7 +501,7 @@ func r2Target(d *deps, g *globalOptions, uri string) (*r2Bucket, string, error) 
 		return nil, "", err
 	}
 	printTarget(d, b.target)
-	return b, ref.Key, nil
+	return b, key, nil
 }
 
 func newD1ExportCmd(d *deps, g *globalOptions) *cobra.Command {
