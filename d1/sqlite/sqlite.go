@@ -243,7 +243,6 @@ func run(ctx context.Context, conn *sql.Conn, s d1.Statement) (d1.Result, error)
 	return r, nil
 }
 
-
 // sqlError renders a SQLite error as D1 does: "no such table: x: SQLITE_ERROR".
 func sqlError(err error, i int) error {
 	var se *sqlite.Error
