@@ -12,6 +12,7 @@ import (
 	"github.com/schollz/progressbar/v3"
 	"github.com/spf13/cobra"
 
+	"github.com/factory-wager/edgeconf/config"
 	"github.com/factory-wager/edgeconf/kvstore"
 )
 
@@ -50,24 +51,20 @@ func withKV(d *deps, o *kvOptions, write bool, fn func(kvstore.Store) error) err
 	if err := o.g.target.check(); err != nil {
 		return err
 	}
-	var st *store
-	var err error
+	var doc *config.Document
 	if o.g.target.Remote {
 		// The configuration maps bindings to namespaces; without one,
 		// KV_NAMESPACE_ID still names CONFIG's.
-		doc, lerr := o.g.load(d)
-		if lerr != nil {
-			doc = nil
-		}
-		st, err = openRemote(context.Background(), d, doc, o.Binding)
-	} else {
-		st, err = openLocal(d, o.Binding, write)
+		doc, _ = o.g.load(d)
 	}
+	ctx, cancel := o.g.target.context()
+	defer cancel()
+	st, err := openKV(ctx, targetOptions(d, o.g, doc, write), o.Binding)
 	if err != nil {
 		return err
 	}
 	defer st.close()
-	printTarget(d, st.target)
+	printTarget(d, o.g, st.target)
 	if err := fn(st.kv); err != nil {
 		if _, ok := err.(*exitError); ok {
 			return err

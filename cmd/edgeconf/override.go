@@ -83,12 +83,12 @@ func runOverrideSet(ctx context.Context, d *deps, g *globalOptions, o *overrideS
 			return usageErrorf("VALUE is empty; to remove an override use: edgeconf override delete %s", o.Path)
 		}
 	}
-	s, err := openSession(d, g, true, o.By)
+	s, err := openSession(d, g, true, o.By, false)
 	if err != nil {
 		return err
 	}
 	defer s.Close()
-	printTarget(d, s.store.target)
+	printTarget(d, g, s.store.target)
 	rec, err := s.mgr.Set(ctx, o.Path, value, overrides.SetOptions{TTL: o.TTL, Ref: o.Ref})
 	var refused *overrides.RefusedError
 	if errors.As(err, &refused) {
@@ -124,12 +124,12 @@ type overrideReadOptions struct {
 // withSession opens the configuration and its overrides, says which store
 // it uses, runs fn and maps its failure to exit status 1.
 func withSession(d *deps, g *globalOptions, write bool, by string, fn func(*session) error) error {
-	s, err := openSession(d, g, write, by)
+	s, err := openSession(d, g, write, by, false)
 	if err != nil {
 		return err
 	}
 	defer s.Close()
-	printTarget(d, s.store.target)
+	printTarget(d, g, s.store.target)
 	if err := fn(s); err != nil {
 		var ee *exitError
 		if errors.As(err, &ee) {

@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/json"
+	"github.com/factory-wager/edgeconf/local"
 	"os"
 	"path/filepath"
 	"strings"
@@ -94,11 +95,11 @@ func TestOverride_StateFolderInUse(t *testing.T) {
 	if code, _, errOut := runCLI(t, env, "kv", "put", "k", "v"); code != 0 {
 		t.Fatal(errOut)
 	}
-	st, err := openLocal(&deps{LookupEnv: func(k string) (string, bool) { return env[k], true }, Now: nil}, "CONFIG", true)
+	st, err := local.Open(local.Options{Dir: dir})
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer st.close()
+	defer st.Close()
 	code, _, errOut := runCLI(t, env, "kv", "put", "k", "v2")
 	if code != 1 || !strings.Contains(errOut, "state folder is in use") || !strings.Contains(errOut, "pid") {
 		t.Errorf("second writer: exit %d\n%s", code, errOut)

@@ -38,12 +38,12 @@ const localR2BaseURL = "http://127.0.0.1:3000/r2/"
 
 // r2Options are the flags every r2 command shares.
 type r2Options struct {
-	Local, Remote bool
 	RequesterPays bool
+	g             *globalOptions // --local/--remote come from g.target
 }
 
 func newR2Cmd(d *deps, g *globalOptions) *cobra.Command {
-	o := &r2Options{}
+	o := &r2Options{g: g}
 	cmd := &cobra.Command{
 		Use:   "r2",
 		Short: "Read and write R2 objects: the local state folder, or R2 with --remote",
@@ -60,8 +60,7 @@ same file resumes. Every command says on stderr which bucket it used.`,
 		Args: usageArgs(cobra.NoArgs),
 		RunE: func(cmd *cobra.Command, args []string) error { return cmd.Help() },
 	}
-	cmd.PersistentFlags().BoolVar(&o.Local, "local", false, "use the local state folder (the default)")
-	cmd.PersistentFlags().BoolVar(&o.Remote, "remote", false, "use R2 (or the S3 server at $R2_ENDPOINT)")
+	g.target.add(cmd.PersistentFlags())
 	cmd.PersistentFlags().BoolVar(&o.RequesterPays, "requester-pays", false, "send x-amz-request-payer: requester (S3-compatible stores; R2 ignores it); set per binding with requesterPays")
 	cmd.AddCommand(newR2PutCmd(d, g, o), newR2GetCmd(d, g, o), newR2ListCmd(d, g, o), newR2RemoveCmd(d, g, o), newR2PresignCmd(d, g, o))
 	return cmd
@@ -154,22 +153,22 @@ func resolveBucket(d *deps, g *globalOptions, arg string) (r2BucketRef, error) {
 // says which it is on stderr. baseURL is where local presigned URLs
 // point ("" for the default).
 func openR2(d *deps, g *globalOptions, o *r2Options, arg, baseURL string) (*r2Bucket, error) {
-	if o.Local && o.Remote {
-		return nil, usageErrorf("give --local or --remote, not both")
+	if err := g.target.check(); err != nil {
+		return nil, err
 	}
 	ref, err := resolveBucket(d, g, arg)
 	if err != nil {
 		return nil, err
 	}
 	ref.RequesterPays = ref.RequesterPays || o.RequesterPays
-	b, err := openBucket(d, ref, o.Remote, baseURL)
+	b, err := openBucket(d, ref, g.target.Remote, baseURL)
 	if err != nil {
 		return nil, err
 	}
 	if ref.Binding != "" {
 		b.target += " (binding " + ref.Binding + ")"
 	}
-	printTarget(d, b.target)
+	printTarget(d, g, b.target)
 	if ref.RequesterPays {
 		if s, ok := b.store.(*r2.Store); ok && s.IsR2() {
 			fmt.Fprintf(d.Stderr, "edgeconf: warning: %s\n", r2.RequesterPaysWarning)
@@ -537,7 +536,7 @@ local buckets' handler at --base-url (default ` + localR2BaseURL + `BUCKET).`,
 			if err != nil {
 				return err
 			}
-			if baseURL != "" && o.Remote {
+			if baseURL != "" && o.g.target.Remote {
 				return usageErrorf("--base-url is for local buckets only")
 			}
 			b, err := openR2(d, g, o, bucketArg, baseURL)

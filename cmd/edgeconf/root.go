@@ -11,6 +11,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/factory-wager/edgeconf/config"
+	"github.com/factory-wager/edgeconf/target"
 )
 
 // Exit codes, the same for every command.
@@ -29,6 +30,10 @@ type deps struct {
 	LookupEnv  func(string) (string, bool)
 	Now        func() time.Time
 	IsTerminal func(w any) bool
+
+	// stateDir is set before a command runs: the state folder the target
+	// package resolved from the configuration's path and the environment.
+	stateDir string
 }
 
 // exitError carries an exit code and, optionally, a message for stderr.
@@ -120,6 +125,21 @@ Exit codes: 0 success, 1 the job failed (e.g. invalid config), 2 usage error.`,
 		return &exitError{code: exitUsage, err: err}
 	})
 	root.PersistentFlags().StringVarP(&g.ConfigPath, "config", "c", "", "configuration file (default $EDGECONF_CONFIG, else ./cloudflare-config.yaml)")
+	// Before any command runs, every variable edgeconf reads comes from
+	// the environment and then from the .env beside the configuration, and
+	// the state folder is resolved beside it.
+	root.PersistentPreRunE = func(cmd *cobra.Command, args []string) error {
+		path := g.configPath(d)
+		lookup, err := target.Env(d.LookupEnv, path)
+		if err != nil {
+			return &exitError{code: exitUsage, err: err}
+		}
+		d.LookupEnv = lookup
+		d.stateDir = target.StateDir(lookup, path)
+		return nil
+	}
+	root.Version = versionString()
+	root.SetVersionTemplate("{{.Version}}\n")
 	root.PersistentFlags().StringVar(&g.Env, "env", "", "merge cloudflare.environments.ENV over the base configuration")
 	root.CompletionOptions.HiddenDefaultCmd = true
 
@@ -133,6 +153,7 @@ Exit codes: 0 success, 1 the job failed (e.g. invalid config), 2 usage error.`,
 		newR2Cmd(d, g),
 		newWsCmd(d, g),
 		newEmulateCmd(d, g),
+		newVersionCmd(d),
 	)
 	return root
 }
@@ -140,13 +161,7 @@ Exit codes: 0 success, 1 the job failed (e.g. invalid config), 2 usage error.`,
 // configPath resolves which file to read: the flag, then EDGECONF_CONFIG,
 // then ./cloudflare-config.yaml.
 func (g *globalOptions) configPath(d *deps) string {
-	if g.ConfigPath != "" {
-		return g.ConfigPath
-	}
-	if p, ok := d.LookupEnv("EDGECONF_CONFIG"); ok && p != "" {
-		return p
-	}
-	return config.DefaultFile
+	return target.ConfigPath(g.ConfigPath, d.LookupEnv)
 }
 
 // load reads the configuration. A missing file or an unknown environment
