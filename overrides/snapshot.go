@@ -179,7 +179,7 @@ func (m *Manager) Validate(ctx context.Context, s *Snapshot, now time.Time) *rep
 	}
 	if s.Source == SourceLKG {
 		r.AddFinding("overrides", report.Finding{Severity: report.Warning, Rule: "store-unavailable", Path: "",
-			Location: m.Target(), Message: fmt.Sprintf("the KV store could not be read (%v); using the last-known-good overrides saved %s ago (%s)", s.StoreErr, s.Age(now).Round(time.Second), s.SavedAt.Format(time.RFC3339))})
+			Location: m.Target(), Message: fmt.Sprintf("store-unavailable: the KV store could not be read (%v); using the last-known-good overrides saved %s ago (%s)", s.StoreErr, s.Age(now).Round(time.Second), s.SavedAt.Format(time.RFC3339))})
 	}
 	m.checkCrossReferences(ctx, s.Doc, r)
 	return r

@@ -32,6 +32,7 @@ import (
 	"github.com/factory-wager/edgeconf/config"
 	"github.com/factory-wager/edgeconf/kvstore"
 	"github.com/factory-wager/edgeconf/local"
+	"github.com/factory-wager/edgeconf/refs"
 )
 
 // Environment variables the package reads.
@@ -191,7 +192,7 @@ func OpenKV(ctx context.Context, opts Options, binding string) (*KV, error) {
 		if !opts.Tolerate || errors.Is(err, ErrUsage) {
 			return nil, err
 		}
-		k = &KV{Store: unavailable{err}, Description: describeFailed(opts, dir, binding), Remote: opts.Remote, Err: err}
+		k = &KV{Store: unavailable{notAvailable{err}}, Description: describeFailed(opts, dir, binding), Remote: opts.Remote, Err: err}
 	}
 	k.StateDir = dir
 	if binding == ConfigBinding && (k.Remote || k.Err != nil || k.close != nil) {
@@ -297,6 +298,14 @@ type namedMemory struct {
 }
 
 func (n namedMemory) Target() string { return n.name }
+
+// notAvailable is the reason a store could not be opened; it also
+// matches refs.ErrNotAvailable, so a reference into that store is reported
+// as not checked rather than broken.
+type notAvailable struct{ err error }
+
+func (n notAvailable) Error() string   { return n.err.Error() }
+func (n notAvailable) Unwrap() []error { return []error{n.err, refs.ErrNotAvailable} }
 
 // unavailable is a store that could not be opened: every call fails with
 // the reason.

@@ -15,6 +15,7 @@ import (
 	"github.com/factory-wager/edgeconf/config"
 	"github.com/factory-wager/edgeconf/kvstore"
 	"github.com/factory-wager/edgeconf/local"
+	"github.com/factory-wager/edgeconf/refs"
 )
 
 var testNow = time.Date(2026, 5, 1, 12, 0, 0, 0, time.UTC)
@@ -180,7 +181,7 @@ func TestLocalLockedTolerated(t *testing.T) {
 		"delete": func() error { return k.Store.Delete(ctx, "k") },
 		"list":   func() error { _, err := k.Store.List(ctx, kvstore.ListOptions{}); return err },
 	} {
-		if err := call(); !errors.Is(err, local.ErrLocked) {
+		if err := call(); !errors.Is(err, local.ErrLocked) || !errors.Is(err, refs.ErrNotAvailable) {
 			t.Errorf("%s: %v", name, err)
 		}
 	}

@@ -10,6 +10,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/factory-wager/edgeconf/cloudflare"
 	"github.com/factory-wager/edgeconf/config"
 	"github.com/factory-wager/edgeconf/target"
 )
@@ -34,6 +35,9 @@ type deps struct {
 	// stateDir is set before a command runs: the state folder the target
 	// package resolved from the configuration's path and the environment.
 	stateDir string
+	// cfClock paces Cloudflare retries; nil means the real clock (tests
+	// inject one that does not wait).
+	cfClock cloudflare.Clock
 }
 
 // exitError carries an exit code and, optionally, a message for stderr.

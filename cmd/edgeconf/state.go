@@ -83,6 +83,7 @@ func targetOptions(d *deps, g *globalOptions, doc *config.Document, write bool) 
 		Write:      write,
 		Now:        d.Now,
 		Retry:      cloudflare.RetryPolicy{OnRetry: retryProgress(d, g)},
+		Clock:      d.cfClock,
 	}
 }
 

@@ -98,7 +98,7 @@ func validateEffective(d *deps, g *globalOptions, s *session) *report.Report {
 	if err != nil {
 		r := config.Validate(s.doc, config.ValidateOptions{Now: d.Now()})
 		r.AddFinding("overrides", report.Finding{Severity: report.Invalid, Rule: "store-unavailable", Location: s.store.target,
-			Message: fmt.Sprintf("the overrides could not be read and there is no last-known-good copy, so this report covers the file alone: %v", err)})
+			Message: fmt.Sprintf("store-unavailable: the overrides could not be read and there is no last-known-good copy, so this report covers the file alone: %v", err)})
 		return r
 	}
 	r := s.mgr.Validate(s.ctx, snap, d.Now())
