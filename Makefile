@@ -25,7 +25,7 @@ FUZZTIME ?= 60s
 # named after the last element of its path.
 #   staticcheck 2026.2.2 (v0.8.2) is built with and understands go1.26.
 #   benchstat has no releases; this is golang.org/x/perf of 2026-09-08.
-#   versitygw is the S3 server the R2 tests and bench/r2.sh run (ARCHITECTURE.md §6).
+#   versitygw is the S3 server the R2 tests and bench/r2.sh run (docs/architecture.md).
 STATICCHECK_VERSION := v0.8.2
 BENCHSTAT_VERSION := v0.0.0-20260908200009-22c9c6c9d4da
 GO_TOOLS := \

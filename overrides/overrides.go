@@ -4,7 +4,7 @@
 // each with provenance, a TTL, a revision, an audit trail and optionally a
 // cross-API reference its value comes from.
 //
-// Layout in the namespace bound as CONFIG (ARCHITECTURE.md §3):
+// Layout in the namespace bound as CONFIG (docs/architecture.md):
 //
 //	edgeconf/v1/overrides/<env>/<dotted.path>   JSON value; metadata {setBy, setAt, rev, ref}
 //	edgeconf/v1/audit/<env>/<RFC3339Nano>-<rand> one record per mutation

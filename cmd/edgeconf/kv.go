@@ -27,7 +27,7 @@ func newKVCmd(d *deps, g *globalOptions) *cobra.Command {
 		Use:   "kv",
 		Short: "Read and write KV namespaces directly (Workers KV semantics and limits)",
 		Long: `Kv reads and writes a KV namespace of the local state folder
-($EDGECONF_STATE_DIR, else ./.edgeconf) with the rules of Workers KV: keys up
+($EDGECONF_STATE_DIR, else .edgeconf beside the configuration) with the rules of Workers KV: keys up
 to 512 bytes, values up to 25 MiB, metadata a JSON object up to 1024 bytes,
 TTL at least 60 s. Bulk files use wrangler's format:
 [{"key": ..., "value": ..., "expiration_ttl": ..., "metadata": {...}}].

@@ -29,7 +29,7 @@ an optional TTL and an audit record.
 Keys: edgeconf/v1/overrides/<env>/<path> (env "_base" without --env).
 Overrides apply to their own environment only. On Cloudflare, KV is
 eventually consistent: a change can take about 60 s to be seen everywhere.
-The store is the local state folder ($EDGECONF_STATE_DIR, else ./.edgeconf),
+The store is the local state folder ($EDGECONF_STATE_DIR, else .edgeconf beside the configuration),
 or with --remote the namespace bound as CONFIG in the (--env) configuration on
 Cloudflare (its id, else KV_NAMESPACE_ID, else its title).`,
 		Args: usageArgs(cobra.NoArgs),
@@ -220,11 +220,18 @@ func newOverrideDeleteCmd(d *deps, g *globalOptions) *cobra.Command {
 	var by string
 	cmd := &cobra.Command{
 		Use:   "delete PATH",
-		Short: "Remove an override; the file value applies again",
+		Short: "Remove an override; the file value applies again (no override: not an error)",
 		Args:  usageArgs(cobra.ExactArgs(1)),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return withSession(d, g, true, by, func(s *session) error {
-				if err := s.mgr.Delete(cmd.Context(), args[0], who(d, by)); err != nil {
+				// Deleting what is absent is not an error, as for kv
+				// and r2: the end state is the one asked for.
+				err := s.mgr.Delete(cmd.Context(), args[0], who(d, by))
+				if errors.Is(err, overrides.ErrNotFound) {
+					fmt.Fprintf(d.Stdout, "nothing to delete: %v\n", err)
+					return nil
+				}
+				if err != nil {
 					return err
 				}
 				fmt.Fprintf(d.Stdout, "deleted %s\n", args[0])

@@ -52,7 +52,7 @@ does: BUCKET/KEY, where BUCKET is a binding of cloudflare.r2Buckets (FILES) or
 a bucket name (quantum-files).
 
 --local (the default) keeps each bucket in $EDGECONF_STATE_DIR/r2/BUCKET
-(default ./.edgeconf/r2/BUCKET). --remote talks to R2's S3 API at
+(default .edgeconf/r2/BUCKET beside the configuration). --remote talks to R2's S3 API at
 $R2_ENDPOINT, else https://$CLOUDFLARE_ACCOUNT_ID.r2.cloudflarestorage.com,
 with $R2_ACCESS_KEY_ID and $R2_SECRET_ACCESS_KEY. Objects larger than 16 MiB
 go up in parallel 16 MiB parts, with retries; an interrupted upload of the

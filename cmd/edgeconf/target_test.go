@@ -228,3 +228,18 @@ func TestVersion(t *testing.T) {
 		}
 	}
 }
+
+// TestDeleteAbsentIsNotAnError: one rule for override, kv and r2 —
+// deleting what is not there succeeds (exit 0), as in Workers KV and R2.
+func TestDeleteAbsentIsNotAnError(t *testing.T) {
+	for _, args := range [][]string{
+		{"override", "delete", "features.webgl.enabled", "-c", example},
+		{"kv", "delete", "no-such-key", "-c", example},
+		{"r2", "rm", "quantum-files/no-such-key", "-c", example},
+	} {
+		code, out, errOut := runCLI(t, nil, args...)
+		if code != 0 || !strings.Contains(out, "delete") {
+			t.Errorf("%v: exit %d\n%s%s", args, code, out, errOut)
+		}
+	}
+}
