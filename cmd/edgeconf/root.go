@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 
 	"github.com/factory-wager/edgeconf/cloudflare"
 	"github.com/factory-wager/edgeconf/config"
@@ -128,7 +129,6 @@ Exit codes: 0 success, 1 the job failed (e.g. invalid config), 2 usage error.`,
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error {
 		return &exitError{code: exitUsage, err: err}
 	})
-	root.PersistentFlags().StringVarP(&g.ConfigPath, "config", "c", "", "configuration file (default $EDGECONF_CONFIG, else ./cloudflare-config.yaml)")
 	// Before any command runs, every variable edgeconf reads comes from
 	// the environment and then from the .env beside the configuration, and
 	// the state folder is resolved beside it.
@@ -144,22 +144,60 @@ Exit codes: 0 success, 1 the job failed (e.g. invalid config), 2 usage error.`,
 	}
 	root.Version = versionString()
 	root.SetVersionTemplate("{{.Version}}\n")
-	root.PersistentFlags().StringVar(&g.Env, "env", "", "merge cloudflare.environments.ENV over the base configuration")
-	root.CompletionOptions.HiddenDefaultCmd = true
 
-	root.AddCommand(
+	// Every command is registered here. Commands that read the
+	// configuration get -c/--config and --env (g.addConfigFlags); those
+	// that read a store also add g.target's flags themselves.
+	withConfig := []*cobra.Command{
 		newValidateCmd(d, g, nil),
 		newGetCmd(d, g, nil),
-		newSchemaCmd(d, nil),
 		newFlagsCmd(d, g),
 		newOverrideCmd(d, g),
 		newKVCmd(d, g),
 		newR2Cmd(d, g),
 		newWsCmd(d, g),
+	}
+	for _, c := range withConfig {
+		g.addConfigFlags(c.PersistentFlags())
+	}
+	root.AddCommand(withConfig...)
+	root.AddCommand(
+		newSchemaCmd(d, nil),
 		newEmulateCmd(d, g),
 		newVersionCmd(d),
 	)
+	suggestSubcommands(root)
 	return root
+}
+
+// addConfigFlags adds -c/--config and --env to a command that reads the
+// configuration.
+func (g *globalOptions) addConfigFlags(fs *pflag.FlagSet) {
+	fs.StringVarP(&g.ConfigPath, "config", "c", "", "configuration file (default $EDGECONF_CONFIG, else ./cloudflare-config.yaml)")
+	fs.StringVar(&g.Env, "env", "", "merge cloudflare.environments.ENV over the base configuration")
+}
+
+// suggestSubcommands makes an unknown subcommand of every command group a
+// usage error with cobra's "Did you mean" suggestions.
+func suggestSubcommands(cmd *cobra.Command) {
+	if cmd.HasSubCommands() {
+		cmd.Args = func(c *cobra.Command, args []string) error {
+			if len(args) == 0 {
+				return nil
+			}
+			msg := fmt.Sprintf("unknown command %q for %q", args[0], c.CommandPath())
+			if c.SuggestionsMinimumDistance <= 0 {
+				c.SuggestionsMinimumDistance = 2
+			}
+			if s := c.SuggestionsFor(args[0]); len(s) > 0 {
+				msg += "\n\nDid you mean this?\n\t" + strings.Join(s, "\n\t")
+			}
+			return &exitError{code: exitUsage, err: errors.New(msg)}
+		}
+	}
+	for _, c := range cmd.Commands() {
+		suggestSubcommands(c)
+	}
 }
 
 // configPath resolves which file to read: the flag, then EDGECONF_CONFIG,

@@ -243,3 +243,30 @@ func TestDeleteAbsentIsNotAnError(t *testing.T) {
 		}
 	}
 }
+
+// TestCLIShape: completion is listed, mistyped subcommands get
+// suggestions (exit 2), and -c is only on commands that read the
+// configuration.
+func TestCLIShape(t *testing.T) {
+	tests := []struct {
+		args []string
+		code int
+		want string
+	}{
+		{[]string{"--help"}, 0, "completion"},
+		{[]string{"valdate"}, 2, "Did you mean this?\n\tvalidate"},
+		{[]string{"override", "lst"}, 2, "\tlist"},
+		{[]string{"kv", "gte", "x"}, 2, "\tget"},
+		{[]string{"schema", "-c", "x.yaml"}, 2, "unknown shorthand flag"},
+		{[]string{"version", "--env", "x"}, 2, "unknown flag"},
+		{[]string{"get", "--help"}, 0, "--remote"},
+		{[]string{"flags", "eval", "--help"}, 0, "--remote"},
+		{[]string{"get", "no.such.path", "-c", example}, 2, "no.such.path"},
+	}
+	for _, tt := range tests {
+		code, out, errOut := runCLI(t, nil, tt.args...)
+		if code != tt.code || !strings.Contains(out+errOut, tt.want) {
+			t.Errorf("%v: exit %d, want %d with %q\n%s%s", tt.args, code, tt.code, tt.want, out, errOut)
+		}
+	}
+}
