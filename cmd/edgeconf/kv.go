@@ -147,7 +147,7 @@ func newKVPutCmd(d *deps, o *kvOptions) *cobra.Command {
 	}
 	cmd.Flags().StringVar(&path, "path", "", "read the value from this file")
 	cmd.Flags().StringVar(&metadata, "metadata", "", "a JSON object of at most 1024 bytes")
-	cmd.Flags().DurationVar(&ttl, "ttl", 0, "expire after this long (at least 60s)")
+	dayDurationVar(cmd.Flags(), &ttl, "ttl", 0, "expire after this long (at least 60s; accepts days: 7d)")
 	cmd.Flags().Int64Var(&expiration, "expiration", 0, "expire at this unix time (at least 60 s ahead)")
 	return cmd
 }

@@ -67,7 +67,7 @@ func newOverrideSetCmd(d *deps, g *globalOptions) *cobra.Command {
 			return runOverrideSet(cmd.Context(), d, g, o)
 		},
 	}
-	cmd.Flags().DurationVar(&o.TTL, "ttl", 0, "expire the override after this long (at least 60s; default never)")
+	dayDurationVar(cmd.Flags(), &o.TTL, "ttl", 0, "expire the override after this long (at least 60s; accepts days: 7d; default never)")
 	cmd.Flags().StringVar(&o.Ref, "ref", "", "take the value from a reference: kv://BINDING/key, r2://..., d1://..., do://...")
 	cmd.Flags().StringVar(&o.By, "by", "", "who makes the change (default $USER)")
 	return cmd

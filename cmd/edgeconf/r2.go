@@ -556,7 +556,7 @@ local buckets' handler at --base-url (default ` + localR2BaseURL + `BUCKET).`,
 			return nil
 		},
 	}
-	cmd.Flags().DurationVar(&expires, "expires", time.Hour, "how long the URL works (1s to 168h)")
+	dayDurationVar(cmd.Flags(), &expires, "expires", time.Hour, "how long the URL works (1s to 7d; accepts days: 7d)")
 	cmd.Flags().StringVar(&method, "method", "GET", "the request the URL allows: GET, HEAD, PUT or DELETE")
 	cmd.Flags().StringVar(&baseURL, "base-url", "", "local buckets: where the URL points (default "+localR2BaseURL+"BUCKET)")
 	return cmd
