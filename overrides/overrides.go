@@ -78,6 +78,30 @@ type Record struct {
 	Key        string    `json:"key"`
 	Expiration time.Time `json:"expiration,omitzero"`
 	Metadata
+	// For an override set by reference (Metadata.Ref): the value the
+	// reference resolves to now, or why it does not resolve. Filled by
+	// WithResolved; the stored Value of such an override is null.
+	Resolved     any    `json:"resolved,omitempty"`
+	ResolveError string `json:"resolveError,omitempty"`
+}
+
+// WithResolved fills Resolved (or ResolveError) of the records set by
+// reference and returns recs.
+func (m *Manager) WithResolved(ctx context.Context, recs []Record) []Record {
+	for i := range recs {
+		r := &recs[i]
+		if r.Ref == "" {
+			continue
+		}
+		ref, err := refs.Parse(r.Ref)
+		if err == nil {
+			r.Resolved, err = m.resolveRef(ctx, ref)
+		}
+		if err != nil {
+			r.ResolveError = err.Error()
+		}
+	}
+	return recs
 }
 
 // AuditRecord is one mutation of an override.

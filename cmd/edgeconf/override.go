@@ -162,7 +162,7 @@ func newOverrideGetCmd(d *deps, g *globalOptions) *cobra.Command {
 				if err != nil {
 					return err
 				}
-				return writeRecords(d.Stdout, []overrides.Record{rec}, o.Output, true)
+				return writeRecords(d.Stdout, s.mgr.WithResolved(cmd.Context(), []overrides.Record{rec}), o.Output, true)
 			})
 		},
 	}
@@ -185,7 +185,7 @@ func newOverrideListCmd(d *deps, g *globalOptions) *cobra.Command {
 				if err != nil {
 					return err
 				}
-				return writeRecords(d.Stdout, recs, o.Output, false)
+				return writeRecords(d.Stdout, s.mgr.WithResolved(cmd.Context(), recs), o.Output, false)
 			})
 		},
 	}
@@ -211,7 +211,14 @@ func writeRecords(w io.Writer, recs []overrides.Record, format string, single bo
 		if !r.Expiration.IsZero() {
 			exp = r.Expiration.UTC().Format(time.RFC3339)
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%d\t%s\t%s\t%s\t%s\n", r.Path, compactJSON(r.Value), r.Rev, r.SetBy, r.SetAt, exp, orDash(r.Ref))
+		value := compactJSON(r.Value)
+		switch {
+		case r.Ref != "" && r.ResolveError != "":
+			value = "(unresolved: " + r.ResolveError + ")"
+		case r.Ref != "":
+			value = compactJSON(r.Resolved)
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%d\t%s\t%s\t%s\t%s\n", r.Path, value, r.Rev, r.SetBy, r.SetAt, exp, orDash(r.Ref))
 	}
 	return tw.Flush()
 }

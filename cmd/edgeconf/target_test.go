@@ -270,3 +270,29 @@ func TestCLIShape(t *testing.T) {
 		}
 	}
 }
+
+// TestOverride_ReferenceShown: list and get show the reference and the
+// value it resolves to; export carries the value, not null.
+func TestOverride_ReferenceShown(t *testing.T) {
+	env := map[string]string{"EDGECONF_STATE_DIR": filepath.Join(t.TempDir(), "state")}
+	steps := [][]string{
+		{"kv", "put", "premium-users", `["bob@factory-wager.com"]`, "-c", example},
+		{"override", "set", "features.premium.allowedUsers", "--ref", "kv://CONFIG/premium-users", "-c", example},
+	}
+	for _, s := range steps {
+		if code, _, errOut := runCLI(t, env, s...); code != 0 {
+			t.Fatalf("%v: %s", s, errOut)
+		}
+	}
+	for _, args := range [][]string{
+		{"override", "list", "-c", example},
+		{"override", "get", "features.premium.allowedUsers", "-c", example},
+		{"override", "get", "features.premium.allowedUsers", "-o", "json", "-c", example},
+		{"override", "export", "-c", example},
+	} {
+		code, out, errOut := runCLI(t, env, args...)
+		if code != 0 || !strings.Contains(out, "bob@factory-wager.com") || !strings.Contains(out, "kv://CONFIG/premium-users") || strings.Contains(out, "\tnull\t") || strings.Contains(out, `"value": "null"`) {
+			t.Errorf("%v: exit %d\n%s%s", args, code, out, errOut)
+		}
+	}
+}
