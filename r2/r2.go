@@ -513,7 +513,9 @@ type CredentialError struct {
 	Err  error
 }
 
-func (e *CredentialError) Error() string { return fmt.Sprintf("R2 refused the request (%s): %s", e.Code, e.Hint) }
+func (e *CredentialError) Error() string {
+	return fmt.Sprintf("R2 refused the request (%s): %s", e.Code, e.Hint)
+}
 func (e *CredentialError) Unwrap() error { return e.Err }
 
 // mapError turns the S3 errors callers branch on into objstore's
