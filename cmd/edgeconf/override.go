@@ -37,7 +37,7 @@ Cloudflare (its id, else KV_NAMESPACE_ID, else its title).`,
 	}
 	g.target.add(cmd.PersistentFlags())
 	cmd.AddCommand(newOverrideSetCmd(d, g), newOverrideGetCmd(d, g), newOverrideListCmd(d, g),
-		newOverrideDeleteCmd(d, g), newOverrideHistoryCmd(d, g), newOverrideExportCmd(d, g))
+		newOverrideDeleteCmd(d, g), newOverrideHistoryCmd(d, g), newOverrideRollbackCmd(d, g), newOverrideExportCmd(d, g))
 	return cmd
 }
 
@@ -250,6 +250,49 @@ func newOverrideDeleteCmd(d *deps, g *globalOptions) *cobra.Command {
 	return cmd
 }
 
+func newOverrideRollbackCmd(d *deps, g *globalOptions) *cobra.Command {
+	var (
+		by  string
+		rev int64
+	)
+	cmd := &cobra.Command{
+		Use:   "rollback PATH",
+		Short: "Restore the value before the latest change of PATH, or with --to REV the value of that revision",
+		Long: `Rollback restores a previous value of an override from its history: by
+default the value before the latest change (a change that created the
+override is undone by removing it; a delete is undone by setting the value
+back), or with --to REV the value that revision set. The restored value is
+checked and audited like any set. Values over 64 KiB, and changes recorded
+by older versions, keep only a hash and cannot be restored.`,
+		Example: `  edgeconf override rollback features.premium.rolloutPercentage
+  edgeconf override rollback features.premium.rolloutPercentage --to 2`,
+		Args: usageArgs(cobra.ExactArgs(1)),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if rev < 0 {
+				return usageErrorf("--to must be a revision (1 or more), not %d", rev)
+			}
+			return withSession(d, g, true, by, func(s *session) error {
+				res, err := s.mgr.Rollback(cmd.Context(), args[0], rev, who(d, by))
+				if errors.Is(err, overrides.ErrNoRevision) {
+					return &exitError{code: exitFailed, err: err}
+				}
+				if err != nil {
+					return err
+				}
+				if res.Removed {
+					fmt.Fprintf(d.Stdout, "rolled back %s: removed the override (there was none before %s)\n", res.Path, res.From.When)
+					return nil
+				}
+				fmt.Fprintf(d.Stdout, "rolled back %s = %s (rev %d, by %s)\n", res.Path, compactJSON(res.Record.Value), res.Record.Rev, res.Record.SetBy)
+				return nil
+			})
+		},
+	}
+	cmd.Flags().Int64Var(&rev, "to", 0, "restore the value this revision set (default: the value before the latest change)")
+	cmd.Flags().StringVar(&by, "by", "", "who makes the change (default $USER)")
+	return cmd
+}
+
 func newOverrideHistoryCmd(d *deps, g *globalOptions) *cobra.Command {
 	o := &overrideReadOptions{}
 	cmd := &cobra.Command{
@@ -308,6 +351,22 @@ func newOverrideExportCmd(d *deps, g *globalOptions) *cobra.Command {
 	return cmd
 }
 
+// auditValue shows a value of the audit trail: the reference it came
+// from, the value (at most 40 characters), else its hash, else "-".
+func auditValue(v []byte, ref, hash string) string {
+	switch {
+	case ref != "":
+		return ref
+	case len(v) > 0:
+		// JSON: control characters are escaped already.
+		if r := []rune(string(v)); len(r) > 40 {
+			return string(r[:37]) + "..."
+		}
+		return string(v)
+	}
+	return orDash(hash)
+}
+
 func writeHistory(w io.Writer, hist []overrides.AuditRecord, format string) error {
 	if format == "json" {
 		if hist == nil {
@@ -318,7 +377,8 @@ func writeHistory(w io.Writer, hist []overrides.AuditRecord, format string) erro
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "WHEN\tACTION\tPATH\tREV\tWHO\tOLD\tNEW")
 	for _, h := range hist {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%s\t%s\t%s\n", h.When, h.Action, h.Path, h.Rev, h.Who, orDash(h.OldHash), orDash(h.NewHash))
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%s\t%s\t%s\n", h.When, h.Action, h.Path, h.Rev, h.Who,
+			auditValue(h.Old, h.OldRef, h.OldHash), auditValue(h.New, h.Ref, h.NewHash))
 	}
 	return tw.Flush()
 }

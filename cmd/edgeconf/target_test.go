@@ -296,3 +296,34 @@ func TestOverride_ReferenceShown(t *testing.T) {
 		}
 	}
 }
+
+func TestOverride_Rollback(t *testing.T) {
+	env := map[string]string{"EDGECONF_STATE_DIR": filepath.Join(t.TempDir(), "state")}
+	now := testNow
+	run := func(args ...string) (int, string, string) {
+		now = now.Add(time.Second)
+		at := now
+		return runCLIWith(t, env, func(d *deps) { d.Now = func() time.Time { return at } }, append(args, "-c", example)...)
+	}
+	const p = "features.premium.rolloutPercentage"
+	for _, v := range []string{"30", "40"} {
+		if code, _, errOut := run("override", "set", p, v); code != 0 {
+			t.Fatal(errOut)
+		}
+	}
+	if code, out, errOut := run("override", "rollback", p); code != 0 || !strings.Contains(out, "= 30 (rev 3") {
+		t.Fatalf("rollback: exit %d\n%s%s", code, out, errOut)
+	}
+	if code, out, errOut := run("override", "rollback", p, "--to", "2"); code != 0 || !strings.Contains(out, "= 40 (rev 4") {
+		t.Fatalf("rollback --to 2: exit %d\n%s%s", code, out, errOut)
+	}
+	if code, out, _ := run("override", "history", p); code != 0 || !strings.Contains(out, "30") || !strings.Contains(out, "40") {
+		t.Errorf("history does not show the values:\n%s", out)
+	}
+	if code, _, errOut := run("override", "rollback", p, "--to", "9"); code != 1 || !strings.Contains(errOut, "no revision 9") {
+		t.Errorf("rollback --to 9: exit %d\n%s", code, errOut)
+	}
+	if code, _, _ := run("override", "rollback", p, "--to", "-1"); code != 2 {
+		t.Errorf("--to -1: exit %d", code)
+	}
+}
