@@ -1,12 +1,10 @@
 package main
 
 import (
-	"context"
 	"encoding/json"
 	"fmt"
 	"io"
 	"os"
-	"strconv"
 	"time"
 
 	"github.com/schollz/progressbar/v3"
@@ -14,6 +12,7 @@ import (
 
 	"github.com/factory-wager/edgeconf/config"
 	"github.com/factory-wager/edgeconf/kvstore"
+	"github.com/factory-wager/edgeconf/target"
 )
 
 type kvOptions struct {
@@ -223,17 +222,30 @@ func progress(d *deps, total int, what string) *progressbar.ProgressBar {
 }
 
 func newKVBulkPutCmd(d *deps, o *kvOptions) *cobra.Command {
-	return &cobra.Command{
+	var resume bool
+	cmd := &cobra.Command{
 		Use:   "bulk-put FILE",
 		Short: "Write the pairs of a wrangler bulk file, in batches of at most 10,000",
-		Args:  usageArgs(cobra.ExactArgs(1)),
+		Long: `Bulk-put writes the pairs of a wrangler bulk file in batches of at most
+10,000. With --remote each finished batch is recorded in a checkpoint in the
+state folder; if the write is interrupted, run the same command with
+--resume to send only the batches not yet written (the checkpoint is refused
+if the file changed). Without --resume a write starts over.`,
+		Args: usageArgs(cobra.ExactArgs(1)),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			pairs, err := readFile(args[0], kvstore.ReadBulkFile)
 			if err != nil {
 				return err
 			}
 			return withKV(d, o, true, func(s kvstore.Store) error {
-				if err := bulkPut(cmd.Context(), d, s, pairs); err != nil {
+				bar := progress(d, len(pairs), "writing")
+				defer bar.Finish()
+				opts := target.BulkOptions{
+					Checkpoint: target.CheckpointPath(stateDir(d), o.Binding, args[0]),
+					Resume:     resume,
+					Progress:   func(done, _ int) { _ = bar.Set(done) },
+				}
+				if err := target.BulkPut(cmd.Context(), s, pairs, opts); err != nil {
 					return err
 				}
 				fmt.Fprintf(d.Stdout, "wrote %d pairs\n", len(pairs))
@@ -241,28 +253,8 @@ func newKVBulkPutCmd(d *deps, o *kvOptions) *cobra.Command {
 			})
 		},
 	}
-}
-
-func bulkPut(ctx context.Context, d *deps, s kvstore.Store, pairs []kvstore.Pair) error {
-	bar := progress(d, len(pairs), "writing")
-	defer bar.Finish()
-	for start := 0; start < len(pairs); start += kvstore.MaxBulkPairs {
-		batch := pairs[start:min(start+kvstore.MaxBulkPairs, len(pairs))]
-		if bp, ok := s.(kvstore.BulkPutter); ok {
-			if err := bp.PutMany(ctx, batch); err != nil {
-				return fmt.Errorf("pairs %d..%d: %w", start, start+len(batch)-1, err)
-			}
-			_ = bar.Add(len(batch))
-			continue
-		}
-		for i, p := range batch {
-			if err := s.Put(ctx, p.Key, p.Value, p.Options); err != nil {
-				return fmt.Errorf("pair %d: %w", start+i, err)
-			}
-			_ = bar.Add(1)
-		}
-	}
-	return nil
+	cmd.Flags().BoolVar(&resume, "resume", false, "with --remote: continue an interrupted write of the same file from its checkpoint")
+	return cmd
 }
 
 func newKVBulkDeleteCmd(d *deps, o *kvOptions) *cobra.Command {
@@ -278,11 +270,9 @@ func newKVBulkDeleteCmd(d *deps, o *kvOptions) *cobra.Command {
 			return withKV(d, o, true, func(s kvstore.Store) error {
 				bar := progress(d, len(keys), "deleting")
 				defer bar.Finish()
-				for i, k := range keys {
-					if err := s.Delete(cmd.Context(), k); err != nil {
-						return fmt.Errorf("key %d (%s): %w", i, strconv.Quote(k), err)
-					}
-					_ = bar.Add(1)
+				// On Cloudflare one bulk request per 10,000 keys.
+				if err := target.BulkDelete(cmd.Context(), s, keys, func(done, _ int) { _ = bar.Set(done) }); err != nil {
+					return err
 				}
 				fmt.Fprintf(d.Stdout, "deleted %d keys\n", len(keys))
 				return nil
