@@ -65,3 +65,28 @@ func TestReferenceOverride_ListAndExport(t *testing.T) {
 		t.Error("a malformed reference resolved")
 	}
 }
+
+// A finding on a value an override set is located at its KV key.
+func TestValidate_OverrideLocation(t *testing.T) {
+	f := newFixture(t, "")
+	ctx := context.Background()
+	mustSet(t, f, "cloudflare.zoneId", "", overrides.SetOptions{})
+	snap, err := f.m.Resolve(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	found := false
+	for _, e := range f.m.Validate(ctx, snap, t0).Config {
+		for _, fd := range e.Findings {
+			if fd.Path == "cloudflare.zoneId" {
+				found = true
+				if fd.Location != "kv edgeconf/v1/overrides/_base/cloudflare.zoneId" {
+					t.Errorf("location %q", fd.Location)
+				}
+			}
+		}
+	}
+	if !found {
+		t.Error("no finding on cloudflare.zoneId")
+	}
+}

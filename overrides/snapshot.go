@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
+	"strings"
 	"time"
 
 	"github.com/factory-wager/edgeconf/config"
@@ -170,6 +171,14 @@ func (m *Manager) Validate(ctx context.Context, s *Snapshot, now time.Time) *rep
 				e.KVOverride = true
 				if o.Ref != "" {
 					e.CrossAPIRef = true
+				}
+			}
+			// A value an override set has no file position: its KV key
+			// is where it comes from.
+			for j := range e.Findings {
+				f := &e.Findings[j]
+				if report.Covers(o.Path, f.Path) && (f.Location == "" || strings.HasSuffix(f.Location, ":0:0")) {
+					f.Location = "kv " + o.Key
 				}
 			}
 		}
