@@ -327,3 +327,40 @@ func TestOverride_Rollback(t *testing.T) {
 		t.Errorf("--to -1: exit %d", code)
 	}
 }
+
+// TestValidate_CorruptStateAndMissingNamespace: a state.db that is not a
+// bbolt file, and a remote namespace that does not exist, still give the
+// whole report, marked store-unavailable.
+func TestValidate_CorruptStateAndMissingNamespace(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "state")
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, local.DBFile), []byte("this is not a bbolt file, just junk of some length to read"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range report.Formats {
+		code, out, errOut := runCLI(t, map[string]string{"EDGECONF_STATE_DIR": dir}, "validate", "-o", string(f), "-c", example)
+		if code != 1 || !strings.Contains(out, "store-unavailable") || !strings.Contains(out, "domain") {
+			t.Errorf("corrupt state.db, %s: exit %d\n%s%s", f, code, out, errOut)
+		}
+	}
+
+	emu, err := cfemu.New(cfemu.Options{Token: canaryToken, Clock: func() time.Time { return testNow }, KeyWriteInterval: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(emu)
+	defer srv.Close()
+	env := map[string]string{
+		"CLOUDFLARE_API_BASE_URL": srv.URL + "/client/v4",
+		"CLOUDFLARE_API_TOKEN":    canaryToken,
+		"CLOUDFLARE_ACCOUNT_ID":   "0123456789abcdef0123456789abcdef",
+	}
+	for _, f := range report.Formats {
+		code, out, errOut := runCLI(t, env, "validate", "--remote", "-o", string(f), "-c", example)
+		if code != 1 || !strings.Contains(out, "store-unavailable") || !strings.Contains(out, "quantum-config") {
+			t.Errorf("missing namespace, %s: exit %d\n%s%s", f, code, out, errOut)
+		}
+	}
+}
