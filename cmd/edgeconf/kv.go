@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"text/tabwriter"
 	"time"
 
 	"github.com/schollz/progressbar/v3"
@@ -154,11 +155,15 @@ func newKVPutCmd(d *deps, o *kvOptions) *cobra.Command {
 func newKVListCmd(d *deps, o *kvOptions) *cobra.Command {
 	var prefix string
 	var limit int
+	var output *outputFlag
 	cmd := &cobra.Command{
 		Use:   "list",
-		Short: "List keys as JSON [{name, expiration, metadata}], following every page",
+		Short: "List keys as JSON [{name, expiration, metadata}] (or a table with -o table), following every page",
 		Args:  usageArgs(cobra.NoArgs),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := output.check(); err != nil {
+				return err
+			}
 			return withKV(d, o, false, func(s kvstore.Store) error {
 				type key struct {
 					Name       string          `json:"name"`
@@ -166,6 +171,25 @@ func newKVListCmd(d *deps, o *kvOptions) *cobra.Command {
 					Metadata   json.RawMessage `json:"metadata,omitempty"`
 				}
 				out := []key{}
+				write := func() error {
+					if output.Value == "json" {
+						return writeJSONValue(d.Stdout, out)
+					}
+					tw := tabwriter.NewWriter(d.Stdout, 0, 4, 2, ' ', 0)
+					fmt.Fprintln(tw, "NAME\tEXPIRES\tMETADATA")
+					for _, k := range out {
+						exp := "-"
+						if k.Expiration != 0 {
+							exp = time.Unix(k.Expiration, 0).UTC().Format(time.RFC3339)
+						}
+						md := "-"
+						if len(k.Metadata) > 0 {
+							md = string(k.Metadata) // JSON: control characters are escaped
+						}
+						fmt.Fprintf(tw, "%s\t%s\t%s\n", printable(k.Name), exp, md)
+					}
+					return tw.Flush()
+				}
 				cursor := ""
 				for {
 					page, err := s.List(cmd.Context(), kvstore.ListOptions{Prefix: prefix, Cursor: cursor})
@@ -174,7 +198,7 @@ func newKVListCmd(d *deps, o *kvOptions) *cobra.Command {
 					}
 					for _, k := range page.Keys {
 						if limit > 0 && len(out) == limit {
-							return writeJSONValue(d.Stdout, out)
+							return write()
 						}
 						var exp int64
 						if !k.Expiration.IsZero() {
@@ -183,7 +207,7 @@ func newKVListCmd(d *deps, o *kvOptions) *cobra.Command {
 						out = append(out, key{Name: k.Name, Expiration: exp, Metadata: k.Metadata})
 					}
 					if page.Cursor == "" {
-						return writeJSONValue(d.Stdout, out)
+						return write()
 					}
 					cursor = page.Cursor
 				}
@@ -192,6 +216,7 @@ func newKVListCmd(d *deps, o *kvOptions) *cobra.Command {
 	}
 	cmd.Flags().StringVar(&prefix, "prefix", "", "only keys that start with this")
 	cmd.Flags().IntVar(&limit, "limit", 0, "at most this many keys (default all)")
+	output = addOutputFlag(cmd.Flags(), "json", "table")
 	return cmd
 }
 

@@ -364,3 +364,23 @@ func TestValidate_CorruptStateAndMissingNamespace(t *testing.T) {
 		}
 	}
 }
+
+func TestOutputFlag(t *testing.T) {
+	env := map[string]string{"EDGECONF_STATE_DIR": filepath.Join(t.TempDir(), "state")}
+	if code, _, errOut := runCLI(t, env, "kv", "put", "a\x1b[31mkey", "v", "--ttl", "1d", "-c", example); code != 0 {
+		t.Fatal(errOut)
+	}
+	code, out, errOut := runCLI(t, env, "kv", "list", "-o", "table", "-c", example)
+	if code != 0 || !strings.Contains(out, "NAME") || !strings.Contains(out, "a\uFFFD[31mkey") || strings.Contains(out, "\x1b") || !strings.Contains(out, "2026-06-02T12:00:00Z") {
+		t.Errorf("kv list -o table: exit %d\n%q\n%s", code, out, errOut)
+	}
+	if code, out, _ := runCLI(t, env, "kv", "list", "-c", example); code != 0 || !strings.HasPrefix(out, "[") {
+		t.Errorf("kv list defaults to JSON: %q", out)
+	}
+	if code, _, errOut := runCLI(t, env, "kv", "list", "-o", "yaml", "-c", example); code != 2 || !strings.Contains(errOut, "want json or table") {
+		t.Errorf("kv list -o yaml: exit %d %s", code, errOut)
+	}
+	if code, out, _ := runCLI(t, nil, "version", "-o", "json"); code != 0 || !strings.Contains(out, `"go": "go1.`) {
+		t.Errorf("version -o json: %q", out)
+	}
+}
