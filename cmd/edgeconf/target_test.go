@@ -150,10 +150,11 @@ func TestValidate_LockedStateFolder(t *testing.T) {
 	if code, _, errOut := runCLI(t, env, "validate", "-c", example); code != 0 {
 		t.Fatal(errOut)
 	}
-	held, err = local.Open(local.Options{Dir: dir})
+	held2, err := local.Open(local.Options{Dir: dir})
 	if err != nil {
 		t.Fatal(err)
 	}
+	defer held2.Close()
 	later := maps.Clone(env)
 	for _, f := range report.Formats {
 		code, out, errOut := runCLIWith(t, later, func(d *deps) { d.Now = func() time.Time { return testNow.Add(2 * time.Hour) } }, "validate", "-o", string(f), "-c", example)
