@@ -45,6 +45,7 @@ type overrideSetOptions struct {
 	Path, Value, Ref, By string
 	TTL                  time.Duration
 	HasValue             bool
+	Output               *outputFlag
 }
 
 func newOverrideSetCmd(d *deps, g *globalOptions) *cobra.Command {
@@ -64,12 +65,16 @@ func newOverrideSetCmd(d *deps, g *globalOptions) *cobra.Command {
 			if o.HasValue == (o.Ref != "") {
 				return usageErrorf("give a VALUE or --ref URI (one of them)")
 			}
+			if err := o.Output.check(); err != nil {
+				return err
+			}
 			return runOverrideSet(cmd.Context(), d, g, o)
 		},
 	}
 	dayDurationVar(cmd.Flags(), &o.TTL, "ttl", 0, "expire the override after this long (at least 60s; accepts days: 7d; default never)")
 	cmd.Flags().StringVar(&o.Ref, "ref", "", "take the value from a reference: kv://BINDING/key, r2://..., d1://..., do://...")
 	cmd.Flags().StringVar(&o.By, "by", "", "who makes the change (default $USER)")
+	o.Output = addOutputFlag(cmd.Flags(), "table", "json")
 	return cmd
 }
 
@@ -96,6 +101,9 @@ func runOverrideSet(ctx context.Context, d *deps, g *globalOptions, o *overrideS
 	}
 	if err != nil {
 		return &exitError{code: exitFailed, err: err}
+	}
+	if o.Output.Value == "json" {
+		return writeJSONValue(d.Stdout, rec)
 	}
 	fmt.Fprintf(d.Stdout, "set %s = %s (rev %d, by %s%s)\n", rec.Path, compactJSON(rec.Value), rec.Rev, rec.SetBy, expiry(rec))
 	return nil
@@ -252,8 +260,9 @@ func newOverrideDeleteCmd(d *deps, g *globalOptions) *cobra.Command {
 
 func newOverrideRollbackCmd(d *deps, g *globalOptions) *cobra.Command {
 	var (
-		by  string
-		rev int64
+		by     string
+		rev    int64
+		output *outputFlag
 	)
 	cmd := &cobra.Command{
 		Use:   "rollback PATH",
@@ -271,6 +280,9 @@ by older versions, keep only a hash and cannot be restored.`,
 			if rev < 0 {
 				return usageErrorf("--to must be a revision (1 or more), not %d", rev)
 			}
+			if err := output.check(); err != nil {
+				return err
+			}
 			return withSession(d, g, true, by, func(s *session) error {
 				res, err := s.mgr.Rollback(cmd.Context(), args[0], rev, who(d, by))
 				if errors.Is(err, overrides.ErrNoRevision) {
@@ -278,6 +290,13 @@ by older versions, keep only a hash and cannot be restored.`,
 				}
 				if err != nil {
 					return err
+				}
+				if output.Value == "json" {
+					out := map[string]any{"path": res.Path, "removed": res.Removed, "from": res.From}
+					if !res.Removed {
+						out["record"] = res.Record
+					}
+					return writeJSONValue(d.Stdout, out)
 				}
 				if res.Removed {
 					fmt.Fprintf(d.Stdout, "rolled back %s: removed the override (there was none before %s)\n", res.Path, res.From.When)
@@ -289,6 +308,7 @@ by older versions, keep only a hash and cannot be restored.`,
 		},
 	}
 	cmd.Flags().Int64Var(&rev, "to", 0, "restore the value this revision set (default: the value before the latest change)")
+	output = addOutputFlag(cmd.Flags(), "table", "json")
 	cmd.Flags().StringVar(&by, "by", "", "who makes the change (default $USER)")
 	return cmd
 }

@@ -385,3 +385,18 @@ func TestOutputFlag(t *testing.T) {
 		t.Errorf("version -o json: %q", out)
 	}
 }
+
+func TestOverride_ResultsAsJSON(t *testing.T) {
+	env := map[string]string{"EDGECONF_STATE_DIR": filepath.Join(t.TempDir(), "state")}
+	code, out, errOut := runCLI(t, env, "override", "set", "features.premium.rolloutPercentage", "30", "-o", "json", "-c", example)
+	if code != 0 || !strings.Contains(out, `"rev": 1`) || !strings.Contains(out, `"value": 30`) {
+		t.Errorf("set -o json: exit %d\n%s%s", code, out, errOut)
+	}
+	code, out, errOut = runCLI(t, env, "override", "rollback", "features.premium.rolloutPercentage", "-o", "json", "-c", example)
+	if code != 0 || !strings.Contains(out, `"removed": true`) {
+		t.Errorf("rollback -o json: exit %d\n%s%s", code, out, errOut)
+	}
+	if code, _, _ := runCLI(t, env, "override", "set", "owner", "x", "-o", "csv", "-c", example); code != 2 {
+		t.Errorf("set -o csv: exit %d", code)
+	}
+}
