@@ -58,6 +58,11 @@ func TestEnvReadsDotEnvRealEnvWins(t *testing.T) {
 	if creds.Token != "from-dotenv" || creds.AccountID != "acct-real" {
 		t.Errorf("credentials = %v", creds)
 	}
+	// The state folder can be set in .env too.
+	writeFile(t, filepath.Join(dir, ".env"), "EDGECONF_STATE_DIR=/from/dotenv\n")
+	if lookup, err = Env(nil, cfg); err != nil || StateDir(lookup, cfg) != "/from/dotenv" {
+		t.Errorf("EDGECONF_STATE_DIR from .env: %v %q", err, StateDir(lookup, cfg))
+	}
 }
 
 func TestEnvWithoutDotEnv(t *testing.T) {

@@ -112,10 +112,15 @@ gate on, shows effective values and where they came from, and prints a JSON
 Schema for editors.
 
 The configuration is read from -c/--config, else $EDGECONF_CONFIG, else
-./cloudflare-config.yaml. ${VAR} and ${VAR:-default} are expanded from the
-environment and from a .env file beside the configuration.
+./cloudflare-config.yaml. Every variable edgeconf reads (${VAR} in the file,
+Cloudflare and R2 credentials, EDGECONF_STATE_DIR) comes from the environment,
+then from a .env file beside the configuration. Local state lives in
+$EDGECONF_STATE_DIR, else .edgeconf/ beside the configuration; commands that
+read a store take --local (the default) or --remote.
 
-Exit codes: 0 success, 1 the job failed (e.g. invalid config), 2 usage error.`,
+Exit codes: 0 success, 1 the job failed (e.g. invalid config), 2 usage error
+(bad flag or argument, missing file, unknown path or environment). Deleting
+something absent is not an error.`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
 		Args:          cobra.NoArgs,
