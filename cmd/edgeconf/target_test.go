@@ -194,6 +194,22 @@ func TestDotEnvCredentials(t *testing.T) {
 	if code, out, errOut := runCLI(t, env, "kv", "get", "greeting", "--remote", "-c", cfg); code != 0 || out != "hi" {
 		t.Errorf("kv get: exit %d %q\n%s", code, out, errOut)
 	}
+	// get and flags read the store they are told to, and say which.
+	if code, _, errOut := runCLI(t, env, "override", "set", "features.premium.rolloutPercentage", "100", "--remote", "-c", cfg); code != 0 {
+		t.Fatal(errOut)
+	}
+	code, out, errOut = runCLI(t, env, "get", "features.premium.rolloutPercentage", "--remote", "-c", cfg)
+	if code != 0 || strings.TrimSpace(out) != "100" || !strings.Contains(errOut, "using cloudflare account") {
+		t.Errorf("get --remote: exit %d %q\n%s", code, out, errOut)
+	}
+	code, out, errOut = runCLI(t, env, "get", "features.premium.rolloutPercentage", "-c", cfg)
+	if code != 0 || strings.TrimSpace(out) != "25" || !strings.Contains(errOut, "using local state") {
+		t.Errorf("get (local): exit %d %q\n%s", code, out, errOut)
+	}
+	code, out, errOut = runCLI(t, env, "flags", "eval", "premium", "--user", "someone@example.com", "-o", "json", "--remote", "-c", cfg)
+	if code != 0 || !strings.Contains(out, `"reason": "in-rollout"`) {
+		t.Errorf("flags eval --remote: exit %d\n%s%s", code, out, errOut)
+	}
 	env["CLOUDFLARE_API_TOKEN"] = "real-env-wrong-token"
 	if code, out, errOut := runCLI(t, env, "kv", "get", "greeting", "--remote", "-c", cfg); code != 1 || !strings.Contains(errOut, "CLOUDFLARE_API_TOKEN") {
 		t.Errorf("the real environment does not win: exit %d %q\n%s", code, out, errOut)
