@@ -138,6 +138,9 @@ something absent is not an error.`,
 	// the environment and then from the .env beside the configuration, and
 	// the state folder is resolved beside it.
 	root.PersistentPreRunE = func(cmd *cobra.Command, args []string) error {
+		if cmd.Flags().Lookup("config") == nil {
+			return nil // version, schema, emulate, completion: no configuration
+		}
 		path := g.configPath(d)
 		lookup, err := target.Env(d.LookupEnv, path)
 		if err != nil {

@@ -416,3 +416,19 @@ func TestOverride_ResultsAsJSON(t *testing.T) {
 		t.Errorf("set -o csv: exit %d", code)
 	}
 }
+
+// A .env that cannot be read is a usage error of the commands that read
+// the configuration, and does not stop the others.
+func TestDotEnvUnreadable(t *testing.T) {
+	dir := t.TempDir()
+	cfg := copyExample(t, dir)
+	if err := os.Mkdir(filepath.Join(dir, ".env"), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if code, _, errOut := runCLI(t, nil, "validate", "-c", cfg); code != 2 || !strings.Contains(errOut, ".env") {
+		t.Errorf("validate: exit %d\n%s", code, errOut)
+	}
+	if code, _, errOut := runCLI(t, map[string]string{"EDGECONF_CONFIG": cfg}, "version"); code != 0 {
+		t.Errorf("version: exit %d\n%s", code, errOut)
+	}
+}
