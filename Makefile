@@ -25,7 +25,7 @@ FUZZTIME ?= 60s
 # named after the last element of its path.
 #   staticcheck 2026.2.2 (v0.8.2) is built with and understands go1.26.
 #   benchstat has no releases; this is golang.org/x/perf of 2026-09-08.
-#   versitygw is the S3 server the R2 tests and bench/r2.sh run (ARCHITECTURE.md §6).
+#   versitygw is the S3 server the R2 tests and bench/r2.sh run (docs/architecture.md).
 STATICCHECK_VERSION := v0.8.2
 BENCHSTAT_VERSION := v0.0.0-20260908200009-22c9c6c9d4da
 GO_TOOLS := \
@@ -34,8 +34,10 @@ GO_TOOLS := \
 	github.com/versity/versitygw/cmd/versitygw@v1.8.0
 
 # Debian packages the tests need, as command:package pairs. They are installed
-# only when make runs as root; otherwise the tests that need them skip (and
-# fail under CI=true).
+# only when asked — APT_INSTALL=1, or CI=true (the CI run asks for every
+# tool) — and make runs as root; otherwise make prints the apt-get command
+# and the tests that need them skip (and fail under CI=true).
+APT_INSTALL ?= $(if $(filter true,$(CI)),1,)
 APT_TOOLS := squid:squid tinyproxy:tinyproxy htpasswd:apache2-utils
 # Next: chromium:chromium (the dashboard tests)
 
@@ -47,16 +49,17 @@ BENCH_APT_TOOLS := hyperfine:hyperfine
 # older than the lock file exactly when node_modules is stale.
 NPM_STAMP := $(TOOLS)/node_modules/.package-lock.json
 
-# apt-install installs, when running as root, the packages of the commands
-# missing from $(1), a list of command:package pairs. apt-get's output is
-# shown only when it fails.
+# apt-install installs, when asked (APT_INSTALL=1) and running as root, the
+# packages of the commands missing from $(1), a list of command:package
+# pairs; otherwise it prints the command to run. apt-get's output is shown
+# only when it fails.
 define apt-install
 	missing=""; \
 	for pair in $(1); do \
 		command -v "$${pair%%:*}" >/dev/null 2>&1 || missing="$$missing $${pair#*:}"; \
 	done; \
 	if [ -n "$$missing" ]; then \
-		if [ "$$(id -u)" = 0 ]; then \
+		if [ "$(APT_INSTALL)" = 1 ] && [ "$$(id -u)" = 0 ]; then \
 			echo "tools: apt-get install -y$$missing"; \
 			log="$$(mktemp)"; \
 			if ! { apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y $$missing; } >"$$log" 2>&1; then \
@@ -64,7 +67,7 @@ define apt-install
 			fi; \
 			rm -f "$$log"; \
 		else \
-			echo "tools: missing$$missing; install them as root: apt-get install -y$$missing" >&2; \
+			echo "tools: missing$$missing; install them as root with: apt-get install -y$$missing (or make tools APT_INSTALL=1)" >&2; \
 		fi; \
 	fi
 endef

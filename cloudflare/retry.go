@@ -48,6 +48,11 @@ type RetryPolicy struct {
 	// negative disables pacing.
 	RequestsPerWindow int
 	Window            time.Duration
+
+	// OnRetry, when set, is called before each wait for a retry with the
+	// attempt that failed (1 for the first), the wait and the reason, so a
+	// CLI can show progress. It must not block.
+	OnRetry func(attempt int, wait time.Duration, reason error)
 }
 
 // DefaultRetryPolicy returns the policy used when Options.Retry is zero.
@@ -233,6 +238,9 @@ func (r *retrier) do(req *http.Request, next func(*http.Request) (*http.Response
 		}
 		taken += r.p.RetryCost
 		r.logger.Debug("cloudflare: retrying", "method", req.Method, "path", req.URL.EscapedPath(), "attempt", attempt, "err", failure, "delay", delay)
+		if r.p.OnRetry != nil {
+			r.p.OnRetry(attempt, delay, failure)
+		}
 		if err := r.clock.Sleep(ctx, delay); err != nil {
 			r.budget.refund(taken)
 			return nil, fmt.Errorf("%w (waiting to retry: %w)", withAttempts(failure, attempt), err)

@@ -22,9 +22,19 @@ func (m *Manager) Export(ctx context.Context, w io.Writer, format string) error 
 	if err != nil {
 		return err
 	}
+	// An override set by reference is exported with the value it resolves
+	// to now and the reference in its metadata, never as null.
+	recs = m.WithResolved(ctx, recs)
 	items := make([]kvstore.BulkItem, 0, len(recs))
 	for _, r := range recs {
-		v, err := json.Marshal(r.Value)
+		if r.ResolveError != "" {
+			return fmt.Errorf("export %s: %s does not resolve: %s", r.Path, r.Ref, r.ResolveError)
+		}
+		value := r.Value
+		if r.Ref != "" {
+			value = r.Resolved
+		}
+		v, err := json.Marshal(value)
 		if err != nil {
 			return err
 		}

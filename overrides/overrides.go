@@ -4,7 +4,7 @@
 // each with provenance, a TTL, a revision, an audit trail and optionally a
 // cross-API reference its value comes from.
 //
-// Layout in the namespace bound as CONFIG (ARCHITECTURE.md §3):
+// Layout in the namespace bound as CONFIG (docs/architecture.md):
 //
 //	edgeconf/v1/overrides/<env>/<dotted.path>   JSON value; metadata {setBy, setAt, rev, ref}
 //	edgeconf/v1/audit/<env>/<RFC3339Nano>-<rand> one record per mutation
@@ -78,6 +78,30 @@ type Record struct {
 	Key        string    `json:"key"`
 	Expiration time.Time `json:"expiration,omitzero"`
 	Metadata
+	// For an override set by reference (Metadata.Ref): the value the
+	// reference resolves to now, or why it does not resolve. Filled by
+	// WithResolved; the stored Value of such an override is null.
+	Resolved     any    `json:"resolved,omitempty"`
+	ResolveError string `json:"resolveError,omitempty"`
+}
+
+// WithResolved fills Resolved (or ResolveError) of the records set by
+// reference and returns recs.
+func (m *Manager) WithResolved(ctx context.Context, recs []Record) []Record {
+	for i := range recs {
+		r := &recs[i]
+		if r.Ref == "" {
+			continue
+		}
+		ref, err := refs.Parse(r.Ref)
+		if err == nil {
+			r.Resolved, err = m.resolveRef(ctx, ref)
+		}
+		if err != nil {
+			r.ResolveError = err.Error()
+		}
+	}
+	return recs
 }
 
 // AuditRecord is one mutation of an override.
@@ -92,6 +116,25 @@ type AuditRecord struct {
 	NewHash string `json:"newHash,omitempty"` // likewise for the new value; "" for a delete
 	Ref     string `json:"ref,omitempty"`
 	TTL     string `json:"ttl,omitempty"`
+	// The values themselves, so a change can be shown and rolled back:
+	// Old (and OldRef, when the old value came from a reference) before
+	// the change, New after it. Values over MaxAuditValueBytes keep their
+	// hash only.
+	Old    json.RawMessage `json:"old,omitempty"`
+	OldRef string          `json:"oldRef,omitempty"`
+	New    json.RawMessage `json:"new,omitempty"`
+}
+
+// MaxAuditValueBytes bounds a value kept in an audit record; larger ones
+// keep their hash only and cannot be rolled back to.
+const MaxAuditValueBytes = 64 << 10
+
+// keep is b when it fits an audit record, else nil.
+func keep(b []byte) json.RawMessage {
+	if len(b) == 0 || len(b) > MaxAuditValueBytes || !json.Valid(b) {
+		return nil
+	}
+	return append(json.RawMessage(nil), b...)
 }
 
 // DefaultRefCacheTTL is how long the default resolver keeps a resolved
@@ -215,15 +258,16 @@ func (m *Manager) Set(ctx context.Context, path string, value any, so SetOptions
 	key := OverrideKey(m.o.Env, canon)
 	now := m.o.Now().UTC()
 	var rec Record
-	var oldHash string
+	var oldHash, oldRef string
+	var oldValue json.RawMessage
 	err = kvstore.Update(ctx, m.o.Store, key, func(cur *kvstore.Entry) ([]byte, kvstore.PutOptions, error) {
 		md := Metadata{SetBy: by, SetAt: now.Format(time.RFC3339Nano), Rev: 1, Ref: so.Ref}
-		oldHash = ""
+		oldHash, oldRef, oldValue = "", "", nil
 		if cur != nil {
 			var old Metadata
 			_ = json.Unmarshal(cur.Metadata, &old)
 			md.Rev = old.Rev + 1
-			oldHash = hash(cur.Value)
+			oldHash, oldRef, oldValue = hash(cur.Value), old.Ref, keep(cur.Value)
 		}
 		raw, err := json.Marshal(md)
 		if err != nil {
@@ -243,7 +287,7 @@ func (m *Manager) Set(ctx context.Context, path string, value any, so SetOptions
 		ttl = so.TTL.String()
 	}
 	if err := m.audit(ctx, AuditRecord{Action: "set", Path: canon, Who: by, When: now.Format(stampFormat), Rev: rec.Rev,
-		OldHash: oldHash, NewHash: hash(body), Ref: so.Ref, TTL: ttl}); err != nil {
+		OldHash: oldHash, NewHash: hash(body), Ref: so.Ref, TTL: ttl, Old: oldValue, OldRef: oldRef, New: keep(body)}); err != nil {
 		return rec, err
 	}
 	m.o.Logger.Info("override set", "env", EnvName(m.o.Env), "path", canon, "rev", rec.Rev, "by", by)
@@ -409,7 +453,7 @@ func (m *Manager) Delete(ctx context.Context, path string, by string) error {
 		by = m.o.By
 	}
 	old, _ := json.Marshal(rec.Value)
-	return m.audit(ctx, AuditRecord{Action: "delete", Path: rec.Path, Who: by, When: m.o.Now().UTC().Format(stampFormat), Rev: rec.Rev, OldHash: hash(old)})
+	return m.audit(ctx, AuditRecord{Action: "delete", Path: rec.Path, Who: by, When: m.o.Now().UTC().Format(stampFormat), Rev: rec.Rev, OldHash: hash(old), Old: keep(old), OldRef: rec.Ref})
 }
 
 // History returns the audit records of path ("" for every path), oldest first.

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
+	"strings"
 	"time"
 
 	"github.com/factory-wager/edgeconf/config"
@@ -172,6 +173,14 @@ func (m *Manager) Validate(ctx context.Context, s *Snapshot, now time.Time) *rep
 					e.CrossAPIRef = true
 				}
 			}
+			// A value an override set has no file position: its KV key
+			// is where it comes from.
+			for j := range e.Findings {
+				f := &e.Findings[j]
+				if report.Covers(o.Path, f.Path) && (f.Location == "" || strings.HasSuffix(f.Location, ":0:0")) {
+					f.Location = "kv " + o.Key
+				}
+			}
 		}
 	}
 	for _, p := range s.Problems {
@@ -179,7 +188,7 @@ func (m *Manager) Validate(ctx context.Context, s *Snapshot, now time.Time) *rep
 	}
 	if s.Source == SourceLKG {
 		r.AddFinding("overrides", report.Finding{Severity: report.Warning, Rule: "store-unavailable", Path: "",
-			Location: m.Target(), Message: fmt.Sprintf("the KV store could not be read (%v); using the last-known-good overrides of %s", s.StoreErr, s.SavedAt.Format(time.RFC3339))})
+			Location: m.Target(), Message: fmt.Sprintf("store-unavailable: the KV store could not be read (%v); using the last-known-good overrides saved %s ago (%s)", s.StoreErr, s.Age(now).Round(time.Second), s.SavedAt.Format(time.RFC3339))})
 	}
 	m.checkCrossReferences(ctx, s.Doc, r)
 	return r

@@ -494,6 +494,30 @@ func (s *Store) Presign(ctx context.Context, key string, opts objstore.PresignOp
 	return req.URL, nil
 }
 
+// credentialHints name the variable to fix for the S3 error codes that
+// mean a credential is wrong.
+var credentialHints = map[string]string{
+	"SignatureDoesNotMatch": "the signature does not match: check R2_SECRET_ACCESS_KEY (the secret of the key in R2_ACCESS_KEY_ID)",
+	"InvalidAccessKeyId":    "the access key is unknown: check R2_ACCESS_KEY_ID (an R2 API token's Access Key ID)",
+	"AccessDenied":          "access denied: check that the R2 API token of R2_ACCESS_KEY_ID may use this bucket",
+	"InvalidToken":          "the token is invalid: check R2_ACCESS_KEY_ID and R2_SECRET_ACCESS_KEY",
+	"ExpiredToken":          "the token has expired: create a new R2 API token and set R2_ACCESS_KEY_ID and R2_SECRET_ACCESS_KEY",
+}
+
+// CredentialError is an S3 error that means a credential is wrong; its
+// message names the environment variable to fix instead of the SDK's text.
+// The SDK error stays in the chain.
+type CredentialError struct {
+	Code string // the S3 error code, e.g. SignatureDoesNotMatch
+	Hint string
+	Err  error
+}
+
+func (e *CredentialError) Error() string {
+	return fmt.Sprintf("R2 refused the request (%s): %s", e.Code, e.Hint)
+}
+func (e *CredentialError) Unwrap() error { return e.Err }
+
 // mapError turns the S3 errors callers branch on into objstore's
 // sentinels (keeping the original in the chain) and strips query strings
 // from any URL in it.
@@ -508,6 +532,9 @@ func mapError(err error) error {
 	var re *awshttp.ResponseError
 	if errors.As(err, &re) {
 		status = re.HTTPStatusCode()
+	}
+	if hint, ok := credentialHints[code]; ok {
+		return &CredentialError{Code: code, Hint: hint, Err: err}
 	}
 	switch {
 	case code == "NoSuchBucket":

@@ -104,32 +104,51 @@ func writeTable(w io.Writer, r *Report, opts WriteOptions) error {
 	if _, err := fmt.Fprintf(w, "%s\n\n", title); err != nil {
 		return err
 	}
-	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	// The columns are laid out without colour, and the status word of
+	// each row is coloured afterwards: escape codes have no width on a
+	// terminal, but tabwriter would count them.
+	var buf strings.Builder
+	tw := tabwriter.NewWriter(&buf, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "STATUS\tSECTION\tDETAILS")
+	rows := []Status{""} // the status of each line, "" for none
 	for _, e := range r.Config {
-		// Pad before colouring so escape codes do not upset the columns.
-		status := colorize(e.Status, fmt.Sprintf("%-7s", e.Status), opts.Color)
+		section := e.Section
+		if e.KVOverride {
+			section += " (override)"
+		}
 		if len(e.Findings) == 0 {
-			fmt.Fprintf(tw, "%s\t%s\t%s\n", status, e.Section, oneLine(e.Details))
+			fmt.Fprintf(tw, "%s\t%s\t%s\n", e.Status, section, oneLine(e.Details))
+			rows = append(rows, e.Status)
 			continue
 		}
 		for i, f := range e.Findings {
+			status := string(e.Status)
 			if i > 0 {
-				status = colorize(e.Status, fmt.Sprintf("%-7s", ""), false)
-			}
-			section := e.Section
-			if i > 0 {
-				section = ""
+				status, section = "", ""
 			}
 			msg := f.Message
 			if f.Path != "" {
 				msg = f.Path + ": " + msg
 			}
-			fmt.Fprintf(tw, "%s\t%s\t%s (%s)\n", status, section, oneLine(msg), f.Location)
+			if f.Location != "" {
+				msg += " (" + f.Location + ")"
+			}
+			fmt.Fprintf(tw, "%s\t%s\t%s\n", status, section, oneLine(msg))
+			rows = append(rows, Status(status))
 		}
 	}
 	if err := tw.Flush(); err != nil {
 		return err
+	}
+	lines := strings.SplitAfter(buf.String(), "\n")
+	for i, line := range lines {
+		if i < len(rows) && rows[i] != "" && opts.Color {
+			n := len(rows[i])
+			line = colorize(rows[i], line[:n], true) + line[n:]
+		}
+		if _, err := io.WriteString(w, line); err != nil {
+			return err
+		}
 	}
 	m := r.Metrics
 	verdict := colorize(Valid, "PASS", opts.Color)

@@ -30,7 +30,7 @@
 // (v1.5.3), which is maintained again under the gorilla organisation and is
 // the most widely used Go implementation. coder/websocket (v1.8.x) was the
 // other candidate; gorilla was chosen because, measured on this machine
-// (docs/websocket.md, ../shared/reference/performance-anchors.md), an idle
+// (docs/websocket.md), an idle
 // gorilla connection costs 17.3 KB against coder's 23.6 KB with the read loop
 // in the handler, and gorilla lets the relay share write buffers between
 // idle connections (Upgrader.WriteBufferPool), reuse net/http's read buffer,

@@ -36,6 +36,7 @@ an empty user ID is on only at 100%.`,
 		newFlagsEvalCmd(d, g, nil),
 		newFlagsSimulateCmd(d, g, nil),
 	)
+	g.target.add(cmd.PersistentFlags())
 	return cmd
 }
 
@@ -186,11 +187,12 @@ func runFlagsSimulate(d *deps, g *globalOptions, opts *flagsSimulateOptions) err
 // Flags are evaluated on the effective configuration: a KV override of a
 // rollout applies here exactly as it does at the edge.
 func loadForFlags(d *deps, g *globalOptions) (*config.Document, error) {
-	s, err := openSession(d, g, false, "")
+	s, err := openSession(d, g, false, "", false)
 	if err != nil {
 		return nil, err
 	}
 	defer s.Close()
+	printTarget(d, g, s.store.target)
 	doc := s.doc
 	if len(doc.Fatal()) == 0 {
 		snap, err := s.snapshot(context.Background(), d)

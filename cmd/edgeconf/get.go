@@ -62,15 +62,17 @@ Without -o a single value prints bare and a section prints as YAML.`,
 	cmd.Flags().BoolVar(&opts.All, "all", false, "print the whole effective configuration")
 	cmd.Flags().BoolVar(&opts.Explain, "explain", false, "show which layer and file:line set each value, and what it shadows")
 	cmd.Flags().StringVarP(&opts.Output, "output", "o", "", "output format: json, yaml or table (default: bare value or YAML)")
+	g.target.add(cmd.Flags())
 	return cmd
 }
 
 func runGet(d *deps, g *globalOptions, opts *getOptions) error {
-	s, err := openSession(d, g, false, "")
+	s, err := openSession(d, g, false, "", false)
 	if err != nil {
 		return err
 	}
 	defer s.Close()
+	printTarget(d, g, s.store.target)
 	doc := s.doc
 	if fatal := doc.Fatal(); len(fatal) > 0 {
 		// Nothing was decoded: every value would be a default.

@@ -1,18 +1,19 @@
 package main
 
 import (
-	"context"
 	"encoding/json"
 	"fmt"
 	"io"
 	"os"
-	"strconv"
+	"text/tabwriter"
 	"time"
 
 	"github.com/schollz/progressbar/v3"
 	"github.com/spf13/cobra"
 
+	"github.com/factory-wager/edgeconf/config"
 	"github.com/factory-wager/edgeconf/kvstore"
+	"github.com/factory-wager/edgeconf/target"
 )
 
 type kvOptions struct {
@@ -26,7 +27,7 @@ func newKVCmd(d *deps, g *globalOptions) *cobra.Command {
 		Use:   "kv",
 		Short: "Read and write KV namespaces directly (Workers KV semantics and limits)",
 		Long: `Kv reads and writes a KV namespace of the local state folder
-($EDGECONF_STATE_DIR, else ./.edgeconf) with the rules of Workers KV: keys up
+($EDGECONF_STATE_DIR, else .edgeconf beside the configuration) with the rules of Workers KV: keys up
 to 512 bytes, values up to 25 MiB, metadata a JSON object up to 1024 bytes,
 TTL at least 60 s. Bulk files use wrangler's format:
 [{"key": ..., "value": ..., "expiration_ttl": ..., "metadata": {...}}].
@@ -50,24 +51,20 @@ func withKV(d *deps, o *kvOptions, write bool, fn func(kvstore.Store) error) err
 	if err := o.g.target.check(); err != nil {
 		return err
 	}
-	var st *store
-	var err error
+	var doc *config.Document
 	if o.g.target.Remote {
 		// The configuration maps bindings to namespaces; without one,
 		// KV_NAMESPACE_ID still names CONFIG's.
-		doc, lerr := o.g.load(d)
-		if lerr != nil {
-			doc = nil
-		}
-		st, err = openRemote(context.Background(), d, doc, o.Binding)
-	} else {
-		st, err = openLocal(d, o.Binding, write)
+		doc, _ = o.g.load(d)
 	}
+	ctx, cancel := o.g.target.context()
+	defer cancel()
+	st, err := openKV(ctx, targetOptions(d, o.g, doc, write), o.Binding)
 	if err != nil {
 		return err
 	}
 	defer st.close()
-	printTarget(d, st.target)
+	printTarget(d, o.g, st.target)
 	if err := fn(st.kv); err != nil {
 		if _, ok := err.(*exitError); ok {
 			return err
@@ -150,7 +147,7 @@ func newKVPutCmd(d *deps, o *kvOptions) *cobra.Command {
 	}
 	cmd.Flags().StringVar(&path, "path", "", "read the value from this file")
 	cmd.Flags().StringVar(&metadata, "metadata", "", "a JSON object of at most 1024 bytes")
-	cmd.Flags().DurationVar(&ttl, "ttl", 0, "expire after this long (at least 60s)")
+	dayDurationVar(cmd.Flags(), &ttl, "ttl", 0, "expire after this long (at least 60s; accepts days: 7d)")
 	cmd.Flags().Int64Var(&expiration, "expiration", 0, "expire at this unix time (at least 60 s ahead)")
 	return cmd
 }
@@ -158,11 +155,15 @@ func newKVPutCmd(d *deps, o *kvOptions) *cobra.Command {
 func newKVListCmd(d *deps, o *kvOptions) *cobra.Command {
 	var prefix string
 	var limit int
+	var output *outputFlag
 	cmd := &cobra.Command{
 		Use:   "list",
-		Short: "List keys as JSON [{name, expiration, metadata}], following every page",
+		Short: "List keys as JSON [{name, expiration, metadata}] (or a table with -o table), following every page",
 		Args:  usageArgs(cobra.NoArgs),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := output.check(); err != nil {
+				return err
+			}
 			return withKV(d, o, false, func(s kvstore.Store) error {
 				type key struct {
 					Name       string          `json:"name"`
@@ -170,6 +171,25 @@ func newKVListCmd(d *deps, o *kvOptions) *cobra.Command {
 					Metadata   json.RawMessage `json:"metadata,omitempty"`
 				}
 				out := []key{}
+				write := func() error {
+					if output.Value == "json" {
+						return writeJSONValue(d.Stdout, out)
+					}
+					tw := tabwriter.NewWriter(d.Stdout, 0, 4, 2, ' ', 0)
+					fmt.Fprintln(tw, "NAME\tEXPIRES\tMETADATA")
+					for _, k := range out {
+						exp := "-"
+						if k.Expiration != 0 {
+							exp = time.Unix(k.Expiration, 0).UTC().Format(time.RFC3339)
+						}
+						md := "-"
+						if len(k.Metadata) > 0 {
+							md = string(k.Metadata) // JSON: control characters are escaped
+						}
+						fmt.Fprintf(tw, "%s\t%s\t%s\n", printable(k.Name), exp, md)
+					}
+					return tw.Flush()
+				}
 				cursor := ""
 				for {
 					page, err := s.List(cmd.Context(), kvstore.ListOptions{Prefix: prefix, Cursor: cursor})
@@ -178,7 +198,7 @@ func newKVListCmd(d *deps, o *kvOptions) *cobra.Command {
 					}
 					for _, k := range page.Keys {
 						if limit > 0 && len(out) == limit {
-							return writeJSONValue(d.Stdout, out)
+							return write()
 						}
 						var exp int64
 						if !k.Expiration.IsZero() {
@@ -187,7 +207,7 @@ func newKVListCmd(d *deps, o *kvOptions) *cobra.Command {
 						out = append(out, key{Name: k.Name, Expiration: exp, Metadata: k.Metadata})
 					}
 					if page.Cursor == "" {
-						return writeJSONValue(d.Stdout, out)
+						return write()
 					}
 					cursor = page.Cursor
 				}
@@ -196,6 +216,7 @@ func newKVListCmd(d *deps, o *kvOptions) *cobra.Command {
 	}
 	cmd.Flags().StringVar(&prefix, "prefix", "", "only keys that start with this")
 	cmd.Flags().IntVar(&limit, "limit", 0, "at most this many keys (default all)")
+	output = addOutputFlag(cmd.Flags(), "json", "table")
 	return cmd
 }
 
@@ -226,17 +247,30 @@ func progress(d *deps, total int, what string) *progressbar.ProgressBar {
 }
 
 func newKVBulkPutCmd(d *deps, o *kvOptions) *cobra.Command {
-	return &cobra.Command{
+	var resume bool
+	cmd := &cobra.Command{
 		Use:   "bulk-put FILE",
 		Short: "Write the pairs of a wrangler bulk file, in batches of at most 10,000",
-		Args:  usageArgs(cobra.ExactArgs(1)),
+		Long: `Bulk-put writes the pairs of a wrangler bulk file in batches of at most
+10,000. With --remote each finished batch is recorded in a checkpoint in the
+state folder; if the write is interrupted, run the same command with
+--resume to send only the batches not yet written (the checkpoint is refused
+if the file changed). Without --resume a write starts over.`,
+		Args: usageArgs(cobra.ExactArgs(1)),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			pairs, err := readFile(args[0], kvstore.ReadBulkFile)
 			if err != nil {
 				return err
 			}
 			return withKV(d, o, true, func(s kvstore.Store) error {
-				if err := bulkPut(cmd.Context(), d, s, pairs); err != nil {
+				bar := progress(d, len(pairs), "writing")
+				defer bar.Finish()
+				opts := target.BulkOptions{
+					Checkpoint: target.CheckpointPath(stateDir(d), o.Binding, args[0]),
+					Resume:     resume,
+					Progress:   func(done, _ int) { _ = bar.Set(done) },
+				}
+				if err := target.BulkPut(cmd.Context(), s, pairs, opts); err != nil {
 					return err
 				}
 				fmt.Fprintf(d.Stdout, "wrote %d pairs\n", len(pairs))
@@ -244,28 +278,8 @@ func newKVBulkPutCmd(d *deps, o *kvOptions) *cobra.Command {
 			})
 		},
 	}
-}
-
-func bulkPut(ctx context.Context, d *deps, s kvstore.Store, pairs []kvstore.Pair) error {
-	bar := progress(d, len(pairs), "writing")
-	defer bar.Finish()
-	for start := 0; start < len(pairs); start += kvstore.MaxBulkPairs {
-		batch := pairs[start:min(start+kvstore.MaxBulkPairs, len(pairs))]
-		if bp, ok := s.(kvstore.BulkPutter); ok {
-			if err := bp.PutMany(ctx, batch); err != nil {
-				return fmt.Errorf("pairs %d..%d: %w", start, start+len(batch)-1, err)
-			}
-			_ = bar.Add(len(batch))
-			continue
-		}
-		for i, p := range batch {
-			if err := s.Put(ctx, p.Key, p.Value, p.Options); err != nil {
-				return fmt.Errorf("pair %d: %w", start+i, err)
-			}
-			_ = bar.Add(1)
-		}
-	}
-	return nil
+	cmd.Flags().BoolVar(&resume, "resume", false, "with --remote: continue an interrupted write of the same file from its checkpoint")
+	return cmd
 }
 
 func newKVBulkDeleteCmd(d *deps, o *kvOptions) *cobra.Command {
@@ -281,11 +295,9 @@ func newKVBulkDeleteCmd(d *deps, o *kvOptions) *cobra.Command {
 			return withKV(d, o, true, func(s kvstore.Store) error {
 				bar := progress(d, len(keys), "deleting")
 				defer bar.Finish()
-				for i, k := range keys {
-					if err := s.Delete(cmd.Context(), k); err != nil {
-						return fmt.Errorf("key %d (%s): %w", i, strconv.Quote(k), err)
-					}
-					_ = bar.Add(1)
+				// On Cloudflare one bulk request per 10,000 keys.
+				if err := target.BulkDelete(cmd.Context(), s, keys, func(done, _ int) { _ = bar.Set(done) }); err != nil {
+					return err
 				}
 				fmt.Fprintf(d.Stdout, "deleted %d keys\n", len(keys))
 				return nil

@@ -29,7 +29,7 @@ an optional TTL and an audit record.
 Keys: edgeconf/v1/overrides/<env>/<path> (env "_base" without --env).
 Overrides apply to their own environment only. On Cloudflare, KV is
 eventually consistent: a change can take about 60 s to be seen everywhere.
-The store is the local state folder ($EDGECONF_STATE_DIR, else ./.edgeconf),
+The store is the local state folder ($EDGECONF_STATE_DIR, else .edgeconf beside the configuration),
 or with --remote the namespace bound as CONFIG in the (--env) configuration on
 Cloudflare (its id, else KV_NAMESPACE_ID, else its title).`,
 		Args: usageArgs(cobra.NoArgs),
@@ -37,7 +37,7 @@ Cloudflare (its id, else KV_NAMESPACE_ID, else its title).`,
 	}
 	g.target.add(cmd.PersistentFlags())
 	cmd.AddCommand(newOverrideSetCmd(d, g), newOverrideGetCmd(d, g), newOverrideListCmd(d, g),
-		newOverrideDeleteCmd(d, g), newOverrideHistoryCmd(d, g), newOverrideExportCmd(d, g))
+		newOverrideDeleteCmd(d, g), newOverrideHistoryCmd(d, g), newOverrideRollbackCmd(d, g), newOverrideExportCmd(d, g))
 	return cmd
 }
 
@@ -45,6 +45,7 @@ type overrideSetOptions struct {
 	Path, Value, Ref, By string
 	TTL                  time.Duration
 	HasValue             bool
+	Output               *outputFlag
 }
 
 func newOverrideSetCmd(d *deps, g *globalOptions) *cobra.Command {
@@ -64,12 +65,16 @@ func newOverrideSetCmd(d *deps, g *globalOptions) *cobra.Command {
 			if o.HasValue == (o.Ref != "") {
 				return usageErrorf("give a VALUE or --ref URI (one of them)")
 			}
+			if err := o.Output.check(); err != nil {
+				return err
+			}
 			return runOverrideSet(cmd.Context(), d, g, o)
 		},
 	}
-	cmd.Flags().DurationVar(&o.TTL, "ttl", 0, "expire the override after this long (at least 60s; default never)")
+	dayDurationVar(cmd.Flags(), &o.TTL, "ttl", 0, "expire the override after this long (at least 60s; accepts days: 7d; default never)")
 	cmd.Flags().StringVar(&o.Ref, "ref", "", "take the value from a reference: kv://BINDING/key, r2://..., d1://..., do://...")
 	cmd.Flags().StringVar(&o.By, "by", "", "who makes the change (default $USER)")
+	o.Output = addOutputFlag(cmd.Flags(), "table", "json")
 	return cmd
 }
 
@@ -83,12 +88,12 @@ func runOverrideSet(ctx context.Context, d *deps, g *globalOptions, o *overrideS
 			return usageErrorf("VALUE is empty; to remove an override use: edgeconf override delete %s", o.Path)
 		}
 	}
-	s, err := openSession(d, g, true, o.By)
+	s, err := openSession(d, g, true, o.By, false)
 	if err != nil {
 		return err
 	}
 	defer s.Close()
-	printTarget(d, s.store.target)
+	printTarget(d, g, s.store.target)
 	rec, err := s.mgr.Set(ctx, o.Path, value, overrides.SetOptions{TTL: o.TTL, Ref: o.Ref})
 	var refused *overrides.RefusedError
 	if errors.As(err, &refused) {
@@ -96,6 +101,9 @@ func runOverrideSet(ctx context.Context, d *deps, g *globalOptions, o *overrideS
 	}
 	if err != nil {
 		return &exitError{code: exitFailed, err: err}
+	}
+	if o.Output.Value == "json" {
+		return writeJSONValue(d.Stdout, rec)
 	}
 	fmt.Fprintf(d.Stdout, "set %s = %s (rev %d, by %s%s)\n", rec.Path, compactJSON(rec.Value), rec.Rev, rec.SetBy, expiry(rec))
 	return nil
@@ -124,12 +132,12 @@ type overrideReadOptions struct {
 // withSession opens the configuration and its overrides, says which store
 // it uses, runs fn and maps its failure to exit status 1.
 func withSession(d *deps, g *globalOptions, write bool, by string, fn func(*session) error) error {
-	s, err := openSession(d, g, write, by)
+	s, err := openSession(d, g, write, by, false)
 	if err != nil {
 		return err
 	}
 	defer s.Close()
-	printTarget(d, s.store.target)
+	printTarget(d, g, s.store.target)
 	if err := fn(s); err != nil {
 		var ee *exitError
 		if errors.As(err, &ee) {
@@ -162,7 +170,7 @@ func newOverrideGetCmd(d *deps, g *globalOptions) *cobra.Command {
 				if err != nil {
 					return err
 				}
-				return writeRecords(d.Stdout, []overrides.Record{rec}, o.Output, true)
+				return writeRecords(d.Stdout, s.mgr.WithResolved(cmd.Context(), []overrides.Record{rec}), o.Output, true)
 			})
 		},
 	}
@@ -185,7 +193,7 @@ func newOverrideListCmd(d *deps, g *globalOptions) *cobra.Command {
 				if err != nil {
 					return err
 				}
-				return writeRecords(d.Stdout, recs, o.Output, false)
+				return writeRecords(d.Stdout, s.mgr.WithResolved(cmd.Context(), recs), o.Output, false)
 			})
 		},
 	}
@@ -211,7 +219,14 @@ func writeRecords(w io.Writer, recs []overrides.Record, format string, single bo
 		if !r.Expiration.IsZero() {
 			exp = r.Expiration.UTC().Format(time.RFC3339)
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%d\t%s\t%s\t%s\t%s\n", r.Path, compactJSON(r.Value), r.Rev, r.SetBy, r.SetAt, exp, orDash(r.Ref))
+		value := compactJSON(r.Value)
+		switch {
+		case r.Ref != "" && r.ResolveError != "":
+			value = "(unresolved: " + r.ResolveError + ")"
+		case r.Ref != "":
+			value = compactJSON(r.Resolved)
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%d\t%s\t%s\t%s\t%s\n", r.Path, value, r.Rev, r.SetBy, r.SetAt, exp, orDash(r.Ref))
 	}
 	return tw.Flush()
 }
@@ -220,11 +235,18 @@ func newOverrideDeleteCmd(d *deps, g *globalOptions) *cobra.Command {
 	var by string
 	cmd := &cobra.Command{
 		Use:   "delete PATH",
-		Short: "Remove an override; the file value applies again",
+		Short: "Remove an override; the file value applies again (no override: not an error)",
 		Args:  usageArgs(cobra.ExactArgs(1)),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return withSession(d, g, true, by, func(s *session) error {
-				if err := s.mgr.Delete(cmd.Context(), args[0], who(d, by)); err != nil {
+				// Deleting what is absent is not an error, as for kv
+				// and r2: the end state is the one asked for.
+				err := s.mgr.Delete(cmd.Context(), args[0], who(d, by))
+				if errors.Is(err, overrides.ErrNotFound) {
+					fmt.Fprintf(d.Stdout, "nothing to delete: %v\n", err)
+					return nil
+				}
+				if err != nil {
 					return err
 				}
 				fmt.Fprintf(d.Stdout, "deleted %s\n", args[0])
@@ -232,6 +254,61 @@ func newOverrideDeleteCmd(d *deps, g *globalOptions) *cobra.Command {
 			})
 		},
 	}
+	cmd.Flags().StringVar(&by, "by", "", "who makes the change (default $USER)")
+	return cmd
+}
+
+func newOverrideRollbackCmd(d *deps, g *globalOptions) *cobra.Command {
+	var (
+		by     string
+		rev    int64
+		output *outputFlag
+	)
+	cmd := &cobra.Command{
+		Use:   "rollback PATH",
+		Short: "Restore the value before the latest change of PATH, or with --to REV the value of that revision",
+		Long: `Rollback restores a previous value of an override from its history: by
+default the value before the latest change (a change that created the
+override is undone by removing it; a delete is undone by setting the value
+back), or with --to REV the value that revision set. The restored value is
+checked and audited like any set. Values over 64 KiB, and changes recorded
+by older versions, keep only a hash and cannot be restored.`,
+		Example: `  edgeconf override rollback features.premium.rolloutPercentage
+  edgeconf override rollback features.premium.rolloutPercentage --to 2`,
+		Args: usageArgs(cobra.ExactArgs(1)),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if rev < 0 {
+				return usageErrorf("--to must be a revision (1 or more), not %d", rev)
+			}
+			if err := output.check(); err != nil {
+				return err
+			}
+			return withSession(d, g, true, by, func(s *session) error {
+				res, err := s.mgr.Rollback(cmd.Context(), args[0], rev, who(d, by))
+				if errors.Is(err, overrides.ErrNoRevision) {
+					return &exitError{code: exitFailed, err: err}
+				}
+				if err != nil {
+					return err
+				}
+				if output.Value == "json" {
+					out := map[string]any{"path": res.Path, "removed": res.Removed, "from": res.From}
+					if !res.Removed {
+						out["record"] = res.Record
+					}
+					return writeJSONValue(d.Stdout, out)
+				}
+				if res.Removed {
+					fmt.Fprintf(d.Stdout, "rolled back %s: removed the override (there was none before %s)\n", res.Path, res.From.When)
+					return nil
+				}
+				fmt.Fprintf(d.Stdout, "rolled back %s = %s (rev %d, by %s)\n", res.Path, compactJSON(res.Record.Value), res.Record.Rev, res.Record.SetBy)
+				return nil
+			})
+		},
+	}
+	cmd.Flags().Int64Var(&rev, "to", 0, "restore the value this revision set (default: the value before the latest change)")
+	output = addOutputFlag(cmd.Flags(), "table", "json")
 	cmd.Flags().StringVar(&by, "by", "", "who makes the change (default $USER)")
 	return cmd
 }
@@ -294,6 +371,22 @@ func newOverrideExportCmd(d *deps, g *globalOptions) *cobra.Command {
 	return cmd
 }
 
+// auditValue shows a value of the audit trail: the reference it came
+// from, the value (at most 40 characters), else its hash, else "-".
+func auditValue(v []byte, ref, hash string) string {
+	switch {
+	case ref != "":
+		return ref
+	case len(v) > 0:
+		// JSON: control characters are escaped already.
+		if r := []rune(string(v)); len(r) > 40 {
+			return string(r[:37]) + "..."
+		}
+		return string(v)
+	}
+	return orDash(hash)
+}
+
 func writeHistory(w io.Writer, hist []overrides.AuditRecord, format string) error {
 	if format == "json" {
 		if hist == nil {
@@ -304,7 +397,8 @@ func writeHistory(w io.Writer, hist []overrides.AuditRecord, format string) erro
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "WHEN\tACTION\tPATH\tREV\tWHO\tOLD\tNEW")
 	for _, h := range hist {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%s\t%s\t%s\n", h.When, h.Action, h.Path, h.Rev, h.Who, orDash(h.OldHash), orDash(h.NewHash))
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%s\t%s\t%s\n", h.When, h.Action, h.Path, h.Rev, h.Who,
+			auditValue(h.Old, h.OldRef, h.OldHash), auditValue(h.New, h.Ref, h.NewHash))
 	}
 	return tw.Flush()
 }

@@ -26,24 +26,24 @@ import (
 
 	"github.com/factory-wager/edgeconf/config"
 	"github.com/factory-wager/edgeconf/objstore"
-	"github.com/factory-wager/edgeconf/objstore/localfs"
 	"github.com/factory-wager/edgeconf/r2"
 	"github.com/factory-wager/edgeconf/refs"
+	"github.com/factory-wager/edgeconf/target"
 )
 
 // localR2BaseURL is where presigned URLs of local buckets point: the
 // dashboard's address, under which a server mounts localfs.Handler for
 // each bucket at /r2/BUCKET.
-const localR2BaseURL = "http://127.0.0.1:3000/r2/"
+const localR2BaseURL = target.LocalR2BaseURL
 
 // r2Options are the flags every r2 command shares.
 type r2Options struct {
-	Local, Remote bool
 	RequesterPays bool
+	g             *globalOptions // --local/--remote come from g.target
 }
 
 func newR2Cmd(d *deps, g *globalOptions) *cobra.Command {
-	o := &r2Options{}
+	o := &r2Options{g: g}
 	cmd := &cobra.Command{
 		Use:   "r2",
 		Short: "Read and write R2 objects: the local state folder, or R2 with --remote",
@@ -52,7 +52,7 @@ does: BUCKET/KEY, where BUCKET is a binding of cloudflare.r2Buckets (FILES) or
 a bucket name (quantum-files).
 
 --local (the default) keeps each bucket in $EDGECONF_STATE_DIR/r2/BUCKET
-(default ./.edgeconf/r2/BUCKET). --remote talks to R2's S3 API at
+(default .edgeconf/r2/BUCKET beside the configuration). --remote talks to R2's S3 API at
 $R2_ENDPOINT, else https://$CLOUDFLARE_ACCOUNT_ID.r2.cloudflarestorage.com,
 with $R2_ACCESS_KEY_ID and $R2_SECRET_ACCESS_KEY. Objects larger than 16 MiB
 go up in parallel 16 MiB parts, with retries; an interrupted upload of the
@@ -60,8 +60,7 @@ same file resumes. Every command says on stderr which bucket it used.`,
 		Args: usageArgs(cobra.NoArgs),
 		RunE: func(cmd *cobra.Command, args []string) error { return cmd.Help() },
 	}
-	cmd.PersistentFlags().BoolVar(&o.Local, "local", false, "use the local state folder (the default)")
-	cmd.PersistentFlags().BoolVar(&o.Remote, "remote", false, "use R2 (or the S3 server at $R2_ENDPOINT)")
+	g.target.add(cmd.PersistentFlags())
 	cmd.PersistentFlags().BoolVar(&o.RequesterPays, "requester-pays", false, "send x-amz-request-payer: requester (S3-compatible stores; R2 ignores it); set per binding with requesterPays")
 	cmd.AddCommand(newR2PutCmd(d, g, o), newR2GetCmd(d, g, o), newR2ListCmd(d, g, o), newR2RemoveCmd(d, g, o), newR2PresignCmd(d, g, o))
 	return cmd
@@ -154,22 +153,22 @@ func resolveBucket(d *deps, g *globalOptions, arg string) (r2BucketRef, error) {
 // says which it is on stderr. baseURL is where local presigned URLs
 // point ("" for the default).
 func openR2(d *deps, g *globalOptions, o *r2Options, arg, baseURL string) (*r2Bucket, error) {
-	if o.Local && o.Remote {
-		return nil, usageErrorf("give --local or --remote, not both")
+	if err := g.target.check(); err != nil {
+		return nil, err
 	}
 	ref, err := resolveBucket(d, g, arg)
 	if err != nil {
 		return nil, err
 	}
 	ref.RequesterPays = ref.RequesterPays || o.RequesterPays
-	b, err := openBucket(d, ref, o.Remote, baseURL)
+	b, err := openBucket(d, ref, g.target.Remote, baseURL)
 	if err != nil {
 		return nil, err
 	}
 	if ref.Binding != "" {
 		b.target += " (binding " + ref.Binding + ")"
 	}
-	printTarget(d, b.target)
+	printTarget(d, g, b.target)
 	if ref.RequesterPays {
 		if s, ok := b.store.(*r2.Store); ok && s.IsR2() {
 			fmt.Fprintf(d.Stderr, "edgeconf: warning: %s\n", r2.RequesterPaysWarning)
@@ -178,43 +177,30 @@ func openR2(d *deps, g *globalOptions, o *r2Options, arg, baseURL string) (*r2Bu
 	return b, nil
 }
 
-// openBucket opens a local bucket folder or a remote bucket. baseURL is
-// where local presigned URLs point ("" for the default).
+// openBucket opens a local bucket folder or a remote bucket through the
+// target package. baseURL is where local presigned URLs point ("" for the
+// default).
 func openBucket(d *deps, ref r2BucketRef, remote bool, baseURL string) (*r2Bucket, error) {
-	if !remote {
-		if baseURL == "" {
-			baseURL = localR2BaseURL + ref.Name
+	opts := target.Options{ConfigPath: target.ConfigPath("", d.LookupEnv), LookupEnv: withStateDir(d.LookupEnv, stateDir(d)), Remote: remote, Now: d.Now}
+	b, err := target.OpenBucket(opts, target.BucketRef(ref), baseURL)
+	switch {
+	case errors.Is(err, target.ErrUsage):
+		return nil, &exitError{code: exitUsage, err: err}
+	case err != nil:
+		return nil, &exitError{code: exitFailed, err: err}
+	}
+	return &r2Bucket{store: b.Store, name: b.Name, target: b.Description, local: b.Local}, nil
+}
+
+// withStateDir answers EDGECONF_STATE_DIR with dir: the state folder this
+// run resolved.
+func withStateDir(lookup func(string) (string, bool), dir string) func(string) (string, bool) {
+	return func(name string) (string, bool) {
+		if name == target.EnvStateDir {
+			return dir, true
 		}
-		dir := filepath.Join(stateDir(d), "r2", ref.Name)
-		s, err := localfs.Open(localfs.Options{Dir: dir, BaseURL: baseURL, Now: d.Now})
-		if err != nil {
-			return nil, &exitError{code: exitFailed, err: err}
-		}
-		return &r2Bucket{store: s, name: ref.Name, target: s.Target(), local: true}, nil
+		return lookup(name)
 	}
-	env := func(name string) string { v, _ := d.LookupEnv(name); return v }
-	opts := r2.Options{
-		Bucket: ref.Name, Endpoint: env("R2_ENDPOINT"), AccountID: env("CLOUDFLARE_ACCOUNT_ID"),
-		AccessKeyID: env("R2_ACCESS_KEY_ID"), SecretAccessKey: env("R2_SECRET_ACCESS_KEY"), RequesterPays: ref.RequesterPays,
-	}
-	var missing []string
-	if opts.Endpoint == "" && opts.AccountID == "" {
-		missing = append(missing, "R2_ENDPOINT (or CLOUDFLARE_ACCOUNT_ID)")
-	}
-	if opts.AccessKeyID == "" {
-		missing = append(missing, "R2_ACCESS_KEY_ID")
-	}
-	if opts.SecretAccessKey == "" {
-		missing = append(missing, "R2_SECRET_ACCESS_KEY")
-	}
-	if len(missing) > 0 {
-		return nil, usageErrorf("--remote needs %s in the environment (an R2 API token's S3 credentials)", strings.Join(missing, ", "))
-	}
-	s, err := r2.New(opts)
-	if err != nil {
-		return nil, usageErrorf("%v", err)
-	}
-	return &r2Bucket{store: s, name: ref.Name, target: s.Target()}, nil
 }
 
 // failed marks an error of the job (exit 1) unless it already has a code.
@@ -537,7 +523,7 @@ local buckets' handler at --base-url (default ` + localR2BaseURL + `BUCKET).`,
 			if err != nil {
 				return err
 			}
-			if baseURL != "" && o.Remote {
+			if baseURL != "" && o.g.target.Remote {
 				return usageErrorf("--base-url is for local buckets only")
 			}
 			b, err := openR2(d, g, o, bucketArg, baseURL)
@@ -557,64 +543,19 @@ local buckets' handler at --base-url (default ` + localR2BaseURL + `BUCKET).`,
 			return nil
 		},
 	}
-	cmd.Flags().DurationVar(&expires, "expires", time.Hour, "how long the URL works (1s to 168h)")
+	dayDurationVar(cmd.Flags(), &expires, "expires", time.Hour, "how long the URL works (1s to 7d; accepts days: 7d)")
 	cmd.Flags().StringVar(&method, "method", "GET", "the request the URL allows: GET, HEAD, PUT or DELETE")
 	cmd.Flags().StringVar(&baseURL, "base-url", "", "local buckets: where the URL points (default "+localR2BaseURL+"BUCKET)")
 	return cmd
 }
 
-// openR2Fetcher returns a refs.Fetcher that resolves r2:// references of
-// doc's bindings through the local bucket folders, or with remote through
-// R2. It never creates a local folder (a bucket nothing was written to
-// holds no object), and without R2 credentials r2:// references are "not
-// available" rather than an error of the whole command. The caller closes
-// the stores with the returned function.
+// openR2Fetcher returns the refs.Fetcher of doc's r2:// references (see
+// target.R2Fetcher) and the function that closes its stores.
 func openR2Fetcher(d *deps, doc *config.Document, remote bool) (refs.Fetcher, func() error, error) {
-	stores := map[string]objstore.Store{}
-	var opened []*r2Bucket
-	closeAll := func() error {
-		var errs []error
-		for _, b := range opened {
-			errs = append(errs, b.Close())
-		}
-		return errors.Join(errs...)
+	opts := target.Options{ConfigPath: target.ConfigPath("", d.LookupEnv), LookupEnv: withStateDir(d.LookupEnv, stateDir(d)), Remote: remote, Now: d.Now}
+	f, closeAll, err := target.R2Fetcher(opts, doc)
+	if err != nil {
+		return nil, nil, &exitError{code: exitFailed, err: err}
 	}
-	unavailable := ""
-	for _, binding := range doc.Config.Cloudflare.R2Buckets {
-		if objstore.CheckBucketName(binding.Bucket) != nil {
-			continue // validate reports the bad name itself
-		}
-		if !remote {
-			if _, err := os.Stat(filepath.Join(stateDir(d), "r2", binding.Bucket)); err != nil {
-				stores[binding.Binding] = emptyBucket{}
-				continue
-			}
-		}
-		b, err := openBucket(d, r2BucketRef{Name: binding.Bucket, Binding: binding.Binding, RequesterPays: binding.RequesterPays}, remote, "")
-		var ee *exitError
-		if remote && errors.As(err, &ee) && ee.code == exitUsage {
-			unavailable = ee.err.Error() // missing R2 credentials
-			break
-		}
-		if err != nil {
-			closeAll()
-			return nil, nil, err
-		}
-		opened = append(opened, b)
-		stores[binding.Binding] = b.store
-	}
-	if unavailable != "" {
-		return refs.FetcherFunc(func(context.Context, refs.Ref) ([]byte, error) {
-			return nil, fmt.Errorf("%w: %s", refs.ErrNotAvailable, unavailable)
-		}), closeAll, nil
-	}
-	return r2.NewFetcher(stores), closeAll, nil
-}
-
-// emptyBucket stands for a local bucket whose folder does not exist yet:
-// every object is missing.
-type emptyBucket struct{ objstore.Store }
-
-func (emptyBucket) Get(_ context.Context, key string, _ objstore.GetOptions) (io.ReadCloser, objstore.ObjectInfo, error) {
-	return nil, objstore.ObjectInfo{}, fmt.Errorf("get %q: %w (the local bucket folder does not exist yet)", key, objstore.ErrNotFound)
+	return f, closeAll, nil
 }

@@ -9,8 +9,11 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 
+	"github.com/factory-wager/edgeconf/cloudflare"
 	"github.com/factory-wager/edgeconf/config"
+	"github.com/factory-wager/edgeconf/target"
 )
 
 // Exit codes, the same for every command.
@@ -29,6 +32,13 @@ type deps struct {
 	LookupEnv  func(string) (string, bool)
 	Now        func() time.Time
 	IsTerminal func(w any) bool
+
+	// stateDir is set before a command runs: the state folder the target
+	// package resolved from the configuration's path and the environment.
+	stateDir string
+	// cfClock paces Cloudflare retries; nil means the real clock (tests
+	// inject one that does not wait).
+	cfClock cloudflare.Clock
 }
 
 // exitError carries an exit code and, optionally, a message for stderr.
@@ -102,10 +112,15 @@ gate on, shows effective values and where they came from, and prints a JSON
 Schema for editors.
 
 The configuration is read from -c/--config, else $EDGECONF_CONFIG, else
-./cloudflare-config.yaml. ${VAR} and ${VAR:-default} are expanded from the
-environment and from a .env file beside the configuration.
+./cloudflare-config.yaml. Every variable edgeconf reads (${VAR} in the file,
+Cloudflare and R2 credentials, EDGECONF_STATE_DIR) comes from the environment,
+then from a .env file beside the configuration. Local state lives in
+$EDGECONF_STATE_DIR, else .edgeconf/ beside the configuration; commands that
+read a store take --local (the default) or --remote.
 
-Exit codes: 0 success, 1 the job failed (e.g. invalid config), 2 usage error.`,
+Exit codes: 0 success, 1 the job failed (e.g. invalid config), 2 usage error
+(bad flag or argument, missing file, unknown path or environment). Deleting
+something absent is not an error.`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
 		Args:          cobra.NoArgs,
@@ -119,35 +134,85 @@ Exit codes: 0 success, 1 the job failed (e.g. invalid config), 2 usage error.`,
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error {
 		return &exitError{code: exitUsage, err: err}
 	})
-	root.PersistentFlags().StringVarP(&g.ConfigPath, "config", "c", "", "configuration file (default $EDGECONF_CONFIG, else ./cloudflare-config.yaml)")
-	root.PersistentFlags().StringVar(&g.Env, "env", "", "merge cloudflare.environments.ENV over the base configuration")
-	root.CompletionOptions.HiddenDefaultCmd = true
+	// Before any command runs, every variable edgeconf reads comes from
+	// the environment and then from the .env beside the configuration, and
+	// the state folder is resolved beside it.
+	root.PersistentPreRunE = func(cmd *cobra.Command, args []string) error {
+		if cmd.Flags().Lookup("config") == nil {
+			return nil // version, schema, emulate, completion: no configuration
+		}
+		path := g.configPath(d)
+		lookup, err := target.Env(d.LookupEnv, path)
+		if err != nil {
+			return &exitError{code: exitUsage, err: err}
+		}
+		d.LookupEnv = lookup
+		d.stateDir = target.StateDir(lookup, path)
+		return nil
+	}
+	root.Version = versionString()
+	root.SetVersionTemplate("{{.Version}}\n")
 
-	root.AddCommand(
+	// Every command is registered here. Commands that read the
+	// configuration get -c/--config and --env (g.addConfigFlags); those
+	// that read a store also add g.target's flags themselves.
+	withConfig := []*cobra.Command{
 		newValidateCmd(d, g, nil),
 		newGetCmd(d, g, nil),
-		newSchemaCmd(d, nil),
 		newFlagsCmd(d, g),
 		newOverrideCmd(d, g),
 		newKVCmd(d, g),
 		newR2Cmd(d, g),
 		newD1Cmd(d, g),
 		newWsCmd(d, g),
+	}
+	for _, c := range withConfig {
+		g.addConfigFlags(c.PersistentFlags())
+	}
+	root.AddCommand(withConfig...)
+	root.AddCommand(
+		newSchemaCmd(d, nil),
 		newEmulateCmd(d, g),
+		newVersionCmd(d),
 	)
+	suggestSubcommands(root)
 	return root
+}
+
+// addConfigFlags adds -c/--config and --env to a command that reads the
+// configuration.
+func (g *globalOptions) addConfigFlags(fs *pflag.FlagSet) {
+	fs.StringVarP(&g.ConfigPath, "config", "c", "", "configuration file (default $EDGECONF_CONFIG, else ./cloudflare-config.yaml)")
+	fs.StringVar(&g.Env, "env", "", "merge cloudflare.environments.ENV over the base configuration")
+}
+
+// suggestSubcommands makes an unknown subcommand of every command group a
+// usage error with cobra's "Did you mean" suggestions.
+func suggestSubcommands(cmd *cobra.Command) {
+	if cmd.HasSubCommands() {
+		cmd.Args = func(c *cobra.Command, args []string) error {
+			if len(args) == 0 {
+				return nil
+			}
+			msg := fmt.Sprintf("unknown command %q for %q", args[0], c.CommandPath())
+			if c.SuggestionsMinimumDistance <= 0 {
+				c.SuggestionsMinimumDistance = 2
+			}
+			if s := c.SuggestionsFor(args[0]); len(s) > 0 {
+				msg += "\n\nDid you mean this?\n\t" + strings.Join(s, "\n\t")
+			}
+			return &exitError{code: exitUsage, err: errors.New(msg)}
+		}
+	}
+	for _, c := range cmd.Commands() {
+		suggestSubcommands(c)
+	}
 }
 
 // configPath resolves which file to read: the flag, then EDGECONF_CONFIG,
 // then ./cloudflare-config.yaml.
 func (g *globalOptions) configPath(d *deps) string {
-	if g.ConfigPath != "" {
-		return g.ConfigPath
-	}
-	if p, ok := d.LookupEnv("EDGECONF_CONFIG"); ok && p != "" {
-		return p
-	}
-	return config.DefaultFile
+	return target.ConfigPath(g.ConfigPath, d.LookupEnv)
 }
 
 // load reads the configuration. A missing file or an unknown environment

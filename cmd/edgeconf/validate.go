@@ -10,6 +10,7 @@ import (
 	"github.com/factory-wager/edgeconf/cloudflare"
 	"github.com/factory-wager/edgeconf/config"
 	"github.com/factory-wager/edgeconf/report"
+	"github.com/factory-wager/edgeconf/target"
 )
 
 type validateOptions struct {
@@ -28,9 +29,16 @@ key path. All problems are reported at once.
 
 It validates the effective configuration: the file, the --env section and
 the KV overrides of the local state folder ($EDGECONF_STATE_DIR, else
-./.edgeconf). Entries an override touches are marked kvOverride, and every
+.edgeconf beside the configuration), or with --remote of Cloudflare. Entries an override touches are marked kvOverride, and every
 crossReference is resolved against that store and checked by its validator
 (a missing value, or an R2/D1/DO reference, is a Warning).
+
+When the store cannot be opened or reached (a locked or corrupt state
+folder, a missing namespace, an unreachable API) the report is still
+printed: the overrides section is marked store-unavailable with the reason,
+and the last-known-good overrides are used (a Warning naming their age) or,
+with no copy, the file alone is reported (Invalid). Retries of an
+unreachable API are shown on stderr and stop after --timeout (default 10s).
 
 Exit status: 0 when no section is Invalid (with --strict: and none is a
 Warning), 1 otherwise, 2 for a usage error such as a missing file.`,
@@ -56,7 +64,9 @@ func runValidate(d *deps, g *globalOptions, opts *validateOptions) error {
 	if err != nil {
 		return &exitError{code: exitUsage, err: err}
 	}
-	s, err := openSession(d, g, false, "")
+	// A store that cannot be opened still gives a report: the session
+	// falls back to the last-known-good overrides, and says so.
+	s, err := openSession(d, g, false, "", true)
 	if err != nil {
 		return err
 	}
@@ -65,15 +75,8 @@ func runValidate(d *deps, g *globalOptions, opts *validateOptions) error {
 	if len(s.doc.Fatal()) > 0 {
 		r = config.Validate(s.doc, config.ValidateOptions{Now: d.Now()}) // nothing to resolve
 	} else {
-		printTarget(d, s.store.target)
-		snap, err := s.snapshot(context.Background(), d)
-		if err != nil {
-			return &exitError{code: exitFailed, err: err}
-		}
-		r = s.mgr.Validate(context.Background(), snap, d.Now())
-		if g.target.Remote {
-			checkRemote(context.Background(), d, snap.Doc, r)
-		}
+		printTarget(d, g, s.store.target)
+		r = validateEffective(d, g, s)
 	}
 	wopts := report.WriteOptions{Strict: opts.Strict, Color: format == report.Table && wantColor(d, d.Stdout)}
 	if err := report.Write(d.Stdout, r, format, wopts); err != nil {
@@ -85,11 +88,31 @@ func runValidate(d *deps, g *globalOptions, opts *validateOptions) error {
 	return nil
 }
 
+// validateEffective validates the configuration with its overrides. When
+// the store cannot be read it reports the last-known-good overrides (a
+// store-unavailable Warning with the copy's age) or, with no copy, the
+// file alone (a store-unavailable Invalid finding: the effective
+// configuration is unknown).
+func validateEffective(d *deps, g *globalOptions, s *session) *report.Report {
+	snap, err := s.snapshot(s.ctx, d)
+	if err != nil {
+		r := config.Validate(s.doc, config.ValidateOptions{Now: d.Now()})
+		r.AddFinding("overrides", report.Finding{Severity: report.Invalid, Rule: "store-unavailable", Location: s.store.target,
+			Message: fmt.Sprintf("store-unavailable: the overrides could not be read and there is no last-known-good copy, so this report covers the file alone: %v", err)})
+		return r
+	}
+	r := s.mgr.Validate(s.ctx, snap, d.Now())
+	if g.target.Remote && s.ctx.Err() == nil {
+		checkRemote(s.ctx, d, g, snap.Doc, r)
+	}
+	return r
+}
+
 // checkRemote verifies the token and that every bound resource exists on
 // Cloudflare, adding a finding to the resource's entry for each problem.
-func checkRemote(ctx context.Context, d *deps, doc *config.Document, r *report.Report) {
-	creds := cloudflare.CredentialsFromEnv(d.LookupEnv)
-	client, err := cloudflare.New(creds.Options())
+func checkRemote(ctx context.Context, d *deps, g *globalOptions, doc *config.Document, r *report.Report) {
+	creds := target.Credentials(d.LookupEnv)
+	client, err := cloudflare.New(target.CloudflareOptions(targetOptions(d, g, doc, false)))
 	if err != nil {
 		r.AddFinding("cloudflare", report.Finding{Severity: report.Invalid, Rule: "remote", Path: "cloudflare", Message: err.Error()})
 		return
