@@ -98,7 +98,7 @@ func openD1(ctx context.Context, d *deps, g *globalOptions, arg string, mustExis
 		return nil, err
 	}
 	t := &d1Target{db: db, decl: decl, doc: doc, target: db.(d1.Namer).Target()}
-	printTarget(d, t.target)
+	printTarget(d, g, t.target)
 	return t, nil
 }
 
@@ -500,7 +500,7 @@ func r2Target(d *deps, g *globalOptions, uri string) (*r2Bucket, string, error) 
 	if err != nil {
 		return nil, "", err
 	}
-	printTarget(d, b.target)
+	printTarget(d, g, b.target)
 	return b, key, nil
 }
 
