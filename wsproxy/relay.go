@@ -197,6 +197,10 @@ func (r *Relay) Serve(ctx context.Context, ln net.Listener) error {
 	srv := &http.Server{
 		Handler:           r,
 		ReadHeaderTimeout: r.dialer.opts.HandshakeTimeout,
+		// A plain-HTTP keep-alive connection (a /metrics scrape, a probe)
+		// that goes idle is closed after the handshake timeout too, so idle
+		// connections cannot starve handshakes of file descriptors.
+		IdleTimeout: r.dialer.opts.HandshakeTimeout,
 		BaseContext:       func(net.Listener) context.Context { return base },
 		ErrorLog:          slog.NewLogLogger(r.log.Handler(), slog.LevelDebug),
 	}
