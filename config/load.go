@@ -172,7 +172,7 @@ func envLookup(opts LoadOptions) (func(string) (string, bool), error) {
 	}
 	vars, err := godotenv.Read(opts.DotEnv)
 	if err != nil {
-		return nil, fmt.Errorf("read %s: %w", opts.DotEnv, err)
+		return nil, dotenvError(opts.DotEnv, err)
 	}
 	return func(k string) (string, bool) {
 		if v, ok := real(k); ok {
