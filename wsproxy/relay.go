@@ -201,8 +201,8 @@ func (r *Relay) Serve(ctx context.Context, ln net.Listener) error {
 		// that goes idle is closed after the handshake timeout too, so idle
 		// connections cannot starve handshakes of file descriptors.
 		IdleTimeout: r.dialer.opts.HandshakeTimeout,
-		BaseContext:       func(net.Listener) context.Context { return base },
-		ErrorLog:          slog.NewLogLogger(r.log.Handler(), slog.LevelDebug),
+		BaseContext: func(net.Listener) context.Context { return base },
+		ErrorLog:    slog.NewLogLogger(r.log.Handler(), slog.LevelDebug),
 	}
 	r.log.Info("relay listening", "addr", ln.Addr().String(), "upstream", r.dialer.redactTarget(r.opts.Upstream))
 	errc := make(chan error, 1)
