@@ -7,6 +7,13 @@ import (
 	"go.yaml.in/yaml/v3"
 )
 
+// MaxExpandedBytes bounds ${VAR} expansion: the scalars it produces may
+// total at most 1 MiB over the whole document. Without it a small file
+// could reference a large variable thousands of times. Hitting it is a
+// size-limit problem at the scalar where the budget ran out; the rest of
+// the document is not expanded.
+const MaxExpandedBytes = 1 << 20
+
 // interpolate expands ${VAR} and ${VAR:-default} in every scalar value of
 // the tree (keys are left alone). "$$" stands for a literal "$". A plain
 // scalar that changed is re-typed, so "port: ${PORT:-8091}" is a number.
@@ -28,10 +35,18 @@ func (l *loader) interpolate(n *yaml.Node, path string) {
 			l.interpolate(ch, path+"["+strconv.Itoa(i)+"]")
 		}
 	case yaml.ScalarNode:
-		if !strings.Contains(n.Value, "$") {
+		if !strings.Contains(n.Value, "$") || l.expandedOver {
 			return
 		}
-		out, problems := expandVars(n.Value, l.lookup)
+		out, problems, ok := expandVars(n.Value, l.lookup, MaxExpandedBytes-l.expanded)
+		if !ok {
+			l.expandedOver = true
+			l.doc.broken[path] = true
+			l.add(problemf(SeverityInvalid, "size-limit", path, l.pos(n),
+				"${VAR} expansion exceeds the %s limit on expanded values (MaxExpandedBytes); reference large variables fewer times", formatBytes(MaxExpandedBytes)))
+			return
+		}
+		l.expanded += len(out)
 		sev := SeverityInvalid
 		if env, ok := environmentOf(path); ok && env != l.env {
 			sev = SeverityWarning
@@ -63,8 +78,9 @@ func (l *loader) interpolate(n *yaml.Node, path string) {
 
 // expandVars replaces ${NAME} and ${NAME:-default} in s. It returns the
 // expanded text and a message for each reference it could not expand.
-// A default may itself not contain "}".
-func expandVars(s string, lookup func(string) (string, bool)) (string, []string) {
+// A default may itself not contain "}". ok is false, and the text
+// incomplete, when the result would be longer than budget bytes.
+func expandVars(s string, lookup func(string) (string, bool), budget int) (_ string, _ []string, ok bool) {
 	var b strings.Builder
 	var problems []string
 	for i := 0; i < len(s); {
@@ -107,8 +123,14 @@ func expandVars(s string, lookup func(string) (string, bool)) (string, []string)
 		default:
 			problems = append(problems, "environment variable "+name+" is not set (set it, add it to .env, or write ${"+name+":-default})")
 		}
+		if b.Len() > budget {
+			return "", problems, false
+		}
 	}
-	return b.String(), problems
+	if b.Len() > budget {
+		return "", problems, false
+	}
+	return b.String(), problems, true
 }
 
 func validVarName(s string) bool {

@@ -172,7 +172,7 @@ func envLookup(opts LoadOptions) (func(string) (string, bool), error) {
 	}
 	vars, err := godotenv.Read(opts.DotEnv)
 	if err != nil {
-		return nil, fmt.Errorf("read %s: %w", opts.DotEnv, err)
+		return nil, dotenvError(opts.DotEnv, err)
 	}
 	return func(k string) (string, bool) {
 		if v, ok := real(k); ok {
@@ -204,6 +204,8 @@ type loader struct {
 	// one may still fill a number or boolean, since in flow style
 	// ("{ main: "${PORT}" }") the quotes are needed for YAML, not for type.
 	interpolated map[*yaml.Node]bool
+	expanded     int  // bytes of scalars ${VAR} expansion produced so far
+	expandedOver bool // the MaxExpandedBytes budget ran out
 }
 
 func (l *loader) add(p Problem) { l.doc.Problems = append(l.doc.Problems, p) }

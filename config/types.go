@@ -121,18 +121,6 @@ type CrossReference struct {
 	Validator string `yaml:"validator" json:"validator,omitempty" jsonschema:"enum=json,enum=json-string-list,enum=pem-certificate,enum=url,enum=non-empty,enum=number"`
 }
 
-// KVOverride is one configuration override as stored in Workers KV under
-// edgeconf/v1/overrides/<env>/<path>.
-type KVOverride struct {
-	Path      string `yaml:"path" json:"path"`
-	Value     any    `yaml:"value" json:"value"`
-	SetBy     string `yaml:"setBy" json:"setBy"`
-	SetAt     string `yaml:"setAt" json:"setAt"`
-	Rev       int64  `yaml:"rev" json:"rev"`
-	Ref       string `yaml:"ref" json:"ref,omitempty"`
-	ExpiresAt string `yaml:"expiresAt" json:"expiresAt,omitempty"`
-}
-
 // CloudflareConfig is the cloudflare section: account, Worker, bindings,
 // routes and DNS, plus named environments that are deep-merged over it.
 type CloudflareConfig struct {

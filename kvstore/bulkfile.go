@@ -3,8 +3,10 @@ package kvstore
 import (
 	"encoding/base64"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
+	"math"
 	"time"
 )
 
@@ -29,6 +31,9 @@ func ReadBulkFile(r io.Reader) ([]Pair, error) {
 	if err := dec.Decode(&items); err != nil {
 		return nil, fmt.Errorf("bulk file: want a JSON array of {key, value, expiration, expiration_ttl, metadata, base64}: %w", err)
 	}
+	if err := expectEOF(dec); err != nil {
+		return nil, fmt.Errorf("bulk file: %w", err)
+	}
 	pairs := make([]Pair, len(items))
 	for i, it := range items {
 		v := []byte(it.Value)
@@ -38,6 +43,9 @@ func ReadBulkFile(r io.Reader) ([]Pair, error) {
 				return nil, fmt.Errorf("bulk file item %d (%.40q): value is not base64: %w", i, it.Key, err)
 			}
 			v = b
+		}
+		if it.ExpirationTTL < 0 || it.ExpirationTTL > MaxTTLSeconds {
+			return nil, fmt.Errorf("bulk file item %d (%.40q): expiration_ttl %d is out of range (0 to %d s)", i, it.Key, it.ExpirationTTL, int64(MaxTTLSeconds))
 		}
 		p := Pair{Key: it.Key, Value: v, Options: PutOptions{TTL: time.Duration(it.ExpirationTTL) * time.Second, Metadata: it.Metadata}}
 		if it.Expiration != 0 {
@@ -54,12 +62,35 @@ func ReadBulkFile(r io.Reader) ([]Pair, error) {
 	return pairs, nil
 }
 
+// MaxTTLSeconds is the largest expiration_ttl a bulk file may give: the
+// longest TTL a time.Duration holds (about 292 years). Larger values would
+// overflow into a short or negative TTL, so they are refused.
+const MaxTTLSeconds = math.MaxInt64 / int64(time.Second)
+
+// expectEOF fails when anything but white space follows the JSON value
+// dec has just decoded.
+func expectEOF(dec *json.Decoder) error {
+	var extra json.RawMessage
+	switch err := dec.Decode(&extra); {
+	case errors.Is(err, io.EOF):
+		return nil
+	case err != nil:
+		return fmt.Errorf("unexpected data after the array (offset %d): %w", dec.InputOffset(), err)
+	default:
+		return fmt.Errorf("unexpected data after the array (offset %d)", dec.InputOffset())
+	}
+}
+
 // ReadBulkDeleteFile parses the key list of `wrangler kv bulk delete`:
 // a JSON array of strings, or of objects with a "key".
 func ReadBulkDeleteFile(r io.Reader) ([]string, error) {
 	var raw []json.RawMessage
-	if err := json.NewDecoder(r).Decode(&raw); err != nil {
+	dec := json.NewDecoder(r)
+	if err := dec.Decode(&raw); err != nil {
 		return nil, fmt.Errorf("bulk delete file: want a JSON array of keys: %w", err)
+	}
+	if err := expectEOF(dec); err != nil {
+		return nil, fmt.Errorf("bulk delete file: %w", err)
 	}
 	keys := make([]string, len(raw))
 	for i, m := range raw {

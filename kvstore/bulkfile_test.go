@@ -29,6 +29,13 @@ func TestReadBulkFile(t *testing.T) {
 		{`[{"key":"..","value":"x"}]`, "item 0: kv key-name"},
 		{`[{"key":"a","value":"%%%","base64":true}]`, "not base64"},
 		{`[{"key":"a","value":"x","metadata":[1]}]`, "metadata must be a JSON object"},
+		// 18446744134 s overflows a time.Duration into about 60 s; 9.3e9 s
+		// into a negative one: both are refused, naming the field and item.
+		{`[{"key":"ok","value":"x"},{"key":"a","value":"x","expiration_ttl":18446744134}]`, `item 1 ("a"): expiration_ttl 18446744134 is out of range`},
+		{`[{"key":"a","value":"x","expiration_ttl":9300000000}]`, `item 0 ("a"): expiration_ttl 9300000000 is out of range`},
+		{`[{"key":"a","value":"x","expiration_ttl":-5}]`, "expiration_ttl -5 is out of range"},
+		{`[{"key":"a","value":"x"}] garbage`, "unexpected data after the array"},
+		{`[{"key":"a","value":"x"}][]`, "unexpected data after the array"},
 	}
 	for _, tc := range tests {
 		if _, err := kvstore.ReadBulkFile(strings.NewReader(tc.in)); err == nil || !strings.Contains(err.Error(), tc.want) {
@@ -42,7 +49,7 @@ func TestReadBulkDeleteFile(t *testing.T) {
 	if err != nil || strings.Join(keys, ",") != "a,b" {
 		t.Errorf("keys = %v, %v", keys, err)
 	}
-	for _, in := range []string{`"a"`, `[1]`, `[{"k":"x"}]`, `[".."]`} {
+	for _, in := range []string{`"a"`, `[1]`, `[{"k":"x"}]`, `[".."]`, `["a"] ["b"]`, `["a"]x`} {
 		if _, err := kvstore.ReadBulkDeleteFile(strings.NewReader(in)); err == nil {
 			t.Errorf("ReadBulkDeleteFile(%s) accepted", in)
 		}

@@ -14,6 +14,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"runtime/debug"
 	"strings"
 	"time"
 
@@ -33,6 +34,11 @@ const ownerFile = "state.owner"
 // ErrLocked is returned (wrapped) by Open when another process holds the
 // state folder for longer than Options.LockTimeout.
 var ErrLocked = errors.New("state folder is in use")
+
+// ErrCorrupt is returned (wrapped, with the file's path) by Open when the
+// state file is damaged, for example truncated: bbolt would otherwise
+// panic on the first read of a missing page.
+var ErrCorrupt = errors.New("state file is corrupt")
 
 // Options configures Open. Only Dir is required.
 type Options struct {
@@ -76,7 +82,7 @@ func Open(opts Options) (*State, error) {
 		return nil, fmt.Errorf("create state folder: %w", err)
 	}
 	path := filepath.Join(opts.Dir, DBFile)
-	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: opts.LockTimeout, ReadOnly: opts.ReadOnly})
+	db, err := openBolt(path, opts)
 	if errors.Is(err, bolterrors.ErrTimeout) {
 		return nil, fmt.Errorf("%w: %s%s (waited %s)", ErrLocked, opts.Dir, describeOwner(opts.Dir), opts.LockTimeout)
 	}
@@ -91,6 +97,41 @@ func Open(opts Options) (*State, error) {
 		}
 	}
 	return s, nil
+}
+
+// openBolt opens the file and checks that it is whole: its pages reach no
+// further than the file's end. A panic inside bbolt becomes ErrCorrupt.
+func openBolt(path string, opts Options) (db *bolt.DB, err error) {
+	// A truncated file makes bbolt touch mmapped pages past the end of the
+	// file (SIGBUS/SIGSEGV); turn that fault into a panic recovered below.
+	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
+	defer func() {
+		if r := recover(); r != nil {
+			if db != nil {
+				_ = db.Close()
+			}
+			db, err = nil, fmt.Errorf("%w: %s: %v (restore it from a backup or remove it)", ErrCorrupt, path, r)
+		}
+	}()
+	db, err = bolt.Open(path, 0o600, &bolt.Options{Timeout: opts.LockTimeout, ReadOnly: opts.ReadOnly})
+	if err != nil {
+		if errors.Is(err, bolterrors.ErrTimeout) {
+			return nil, err
+		}
+		return nil, fmt.Errorf("%w: %s: %w", ErrCorrupt, path, err)
+	}
+	fi, err := os.Stat(path)
+	if err != nil {
+		_ = db.Close()
+		return nil, err
+	}
+	var size int64
+	_ = db.View(func(tx *bolt.Tx) error { size = tx.Size(); return nil })
+	if size > fi.Size() {
+		_ = db.Close()
+		return nil, fmt.Errorf("%w: %s: %d bytes, its pages need %d (truncated; restore it from a backup or remove it)", ErrCorrupt, path, fi.Size(), size)
+	}
+	return db, nil
 }
 
 func describeOwner(dir string) string {

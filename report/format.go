@@ -9,6 +9,8 @@ import (
 	"strconv"
 	"strings"
 	"text/tabwriter"
+
+	"github.com/factory-wager/edgeconf/internal/termsafe"
 )
 
 // Format names an output format of Write.
@@ -159,10 +161,31 @@ func writeTable(w io.Writer, r *Report, opts WriteOptions) error {
 	return err
 }
 
-func oneLine(s string) string { return strings.ReplaceAll(s, "\n", " ") }
+// oneLine makes s one table cell: line breaks become spaces and any other
+// control character (a stored value's escape sequence) a visible escape.
+func oneLine(s string) string { return termsafe.String(strings.ReplaceAll(s, "\n", " ")) }
+
+// CSVCell neutralises a cell a spreadsheet would run as a formula: one
+// starting with =, +, -, @, a tab or a carriage return gets a leading '.
+func CSVCell(s string) string {
+	if s != "" && strings.ContainsRune("=+-@\t\r", rune(s[0])) {
+		return "'" + s
+	}
+	return s
+}
+
+// csvWriter writes rows with every cell passed through CSVCell.
+type csvWriter struct{ *csv.Writer }
+
+func (c csvWriter) Write(row []string) error {
+	for i, s := range row {
+		row[i] = CSVCell(s)
+	}
+	return c.Writer.Write(row)
+}
 
 func writeCSV(w io.Writer, r *Report) error {
-	cw := csv.NewWriter(w)
+	cw := csvWriter{csv.NewWriter(w)}
 	_ = cw.Write([]string{"section", "status", "details", "kvOverride", "crossApiRef", "tags", "locations"})
 	for _, e := range r.Config {
 		locs := make([]string, len(e.Findings))

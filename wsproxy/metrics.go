@@ -1,8 +1,12 @@
 package wsproxy
 
 import (
-	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/collectors"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"runtime"
+	"sync/atomic"
 )
 
 // Results of a client's upgrade request, the "result" label of
@@ -27,59 +31,92 @@ const (
 	kindWriteFailed   = "write_failed"  // a write timed out or failed (a stuck peer)
 )
 
-// relayMetrics are the Relay's Prometheus metrics. The counters a message
+var (
+	connectionResults = []string{resultAccepted, resultUnauthorized, resultForbiddenOrigin, resultBadRequest, resultOverCapacity, resultUpstreamFailed}
+	errorKinds        = []string{kindUpstreamDial, kindMessageTooBig, kindIdleTimeout, kindClientLost, kindUpstreamLost, kindWriteFailed}
+)
+
+// counter is a monotonically increasing metric (a gauge when Add is given
+// negative deltas).
+type counter struct{ n atomic.Int64 }
+
+func (c *counter) Inc()          { c.n.Add(1) }
+func (c *counter) Dec()          { c.n.Add(-1) }
+func (c *counter) Add(v float64) { c.n.Add(int64(v)) }
+func (c *counter) value() int64  { return c.n.Load() }
+
+// labelled is a family of counters keyed by one label's value; the values
+// are fixed when it is made, so lookups need no lock.
+type labelled map[string]*counter
+
+func newLabelled(values []string) labelled {
+	l := make(labelled, len(values))
+	for _, v := range values {
+		l[v] = &counter{}
+	}
+	return l
+}
+
+// WithLabelValues returns the counter of value v, which must be one the
+// family was made with.
+func (l labelled) WithLabelValues(v string) *counter { return l[v] }
+
+// relayMetrics are the Relay's metrics: plain atomic counters, written in
+// the Prometheus text exposition format by writeTo. The counters a message
 // touches are resolved once, so the relaying path does no label lookups.
 type relayMetrics struct {
-	active      prometheus.Gauge
-	connections *prometheus.CounterVec
-	bytesUp     prometheus.Counter // client to upstream
-	bytesDown   prometheus.Counter // upstream to client
-	msgsUp      prometheus.Counter
-	msgsDown    prometheus.Counter
-	errors      *prometheus.CounterVec
+	active      counter
+	connections labelled
+	bytesUp     *counter // client to upstream
+	bytesDown   *counter // upstream to client
+	msgsUp      *counter
+	msgsDown    *counter
+	errors      labelled
 }
 
-func newRelayMetrics(reg prometheus.Registerer) *relayMetrics {
-	bytes := prometheus.NewCounterVec(prometheus.CounterOpts{
-		Name: "wsproxy_relay_bytes_total",
-		Help: "Payload bytes relayed, by direction (client_to_upstream, upstream_to_client).",
-	}, []string{"direction"})
-	msgs := prometheus.NewCounterVec(prometheus.CounterOpts{
-		Name: "wsproxy_relay_messages_total",
-		Help: "WebSocket messages relayed, by direction.",
-	}, []string{"direction"})
-	m := &relayMetrics{
-		active: prometheus.NewGauge(prometheus.GaugeOpts{
-			Name: "wsproxy_relay_connections",
-			Help: "Client connections currently joined to an upstream connection.",
-		}),
-		connections: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "wsproxy_relay_connections_total",
-			Help: "Client upgrade requests by result: accepted, unauthorized, forbidden_origin, bad_request, over_capacity, upstream_failed.",
-		}, []string{"result"}),
-		bytesUp:   bytes.WithLabelValues("client_to_upstream"),
-		bytesDown: bytes.WithLabelValues("upstream_to_client"),
-		msgsUp:    msgs.WithLabelValues("client_to_upstream"),
-		msgsDown:  msgs.WithLabelValues("upstream_to_client"),
-		errors: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "wsproxy_relay_errors_total",
-			Help: "Failures by kind: upstream_dial, message_too_big, idle_timeout, client_lost, upstream_lost, write_failed.",
-		}, []string{"kind"}),
+func newRelayMetrics() *relayMetrics {
+	return &relayMetrics{
+		connections: newLabelled(connectionResults),
+		bytesUp:     &counter{},
+		bytesDown:   &counter{},
+		msgsUp:      &counter{},
+		msgsDown:    &counter{},
+		errors:      newLabelled(errorKinds),
 	}
-	for _, r := range []string{resultAccepted, resultUnauthorized, resultForbiddenOrigin, resultBadRequest, resultOverCapacity, resultUpstreamFailed} {
-		m.connections.WithLabelValues(r)
-	}
-	for _, k := range []string{kindUpstreamDial, kindMessageTooBig, kindIdleTimeout, kindClientLost, kindUpstreamLost, kindWriteFailed} {
-		m.errors.WithLabelValues(k)
-	}
-	reg.MustRegister(m.active, m.connections, bytes, msgs, m.errors)
-	return m
 }
 
-// newRegistry is the registry a Relay uses when given none: its own
-// metrics plus the Go runtime's and the process's (RSS, open files).
-func newRegistry() *prometheus.Registry {
-	reg := prometheus.NewRegistry()
-	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	return reg
+// writeTo writes the metrics, and the process's goroutines and open files,
+// in the Prometheus text exposition format (version 0.0.4).
+func (m *relayMetrics) writeTo(w io.Writer) {
+	family := func(name, typ, help string) {
+		fmt.Fprintf(w, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, typ)
+	}
+	family("wsproxy_relay_connections", "gauge", "Client connections currently joined to an upstream connection.")
+	fmt.Fprintf(w, "wsproxy_relay_connections %d\n", m.active.value())
+	family("wsproxy_relay_connections_total", "counter", "Client upgrade requests by result: accepted, unauthorized, forbidden_origin, bad_request, over_capacity, upstream_failed.")
+	for _, r := range connectionResults {
+		fmt.Fprintf(w, "wsproxy_relay_connections_total{result=%q} %d\n", r, m.connections[r].value())
+	}
+	family("wsproxy_relay_bytes_total", "counter", "Payload bytes relayed, by direction (client_to_upstream, upstream_to_client).")
+	fmt.Fprintf(w, "wsproxy_relay_bytes_total{direction=\"client_to_upstream\"} %d\n", m.bytesUp.value())
+	fmt.Fprintf(w, "wsproxy_relay_bytes_total{direction=\"upstream_to_client\"} %d\n", m.bytesDown.value())
+	family("wsproxy_relay_messages_total", "counter", "WebSocket messages relayed, by direction.")
+	fmt.Fprintf(w, "wsproxy_relay_messages_total{direction=\"client_to_upstream\"} %d\n", m.msgsUp.value())
+	fmt.Fprintf(w, "wsproxy_relay_messages_total{direction=\"upstream_to_client\"} %d\n", m.msgsDown.value())
+	family("wsproxy_relay_errors_total", "counter", "Failures by kind: upstream_dial, message_too_big, idle_timeout, client_lost, upstream_lost, write_failed.")
+	for _, k := range errorKinds {
+		fmt.Fprintf(w, "wsproxy_relay_errors_total{kind=%q} %d\n", k, m.errors[k].value())
+	}
+	family("go_goroutines", "gauge", "Number of goroutines that currently exist.")
+	fmt.Fprintf(w, "go_goroutines %d\n", runtime.NumGoroutine())
+	if fds, err := os.ReadDir("/proc/self/fd"); err == nil {
+		family("process_open_fds", "gauge", "Number of open file descriptors.")
+		fmt.Fprintf(w, "process_open_fds %d\n", len(fds))
+	}
+}
+
+// serveMetrics answers GET /metrics.
+func (m *relayMetrics) serveMetrics(w http.ResponseWriter, _ *http.Request) {
+	w.Header().Set("Content-Type", "text/plain; version=0.0.4; charset=utf-8")
+	m.writeTo(w)
 }

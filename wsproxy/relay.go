@@ -16,8 +16,6 @@ import (
 	"time"
 
 	"github.com/gorilla/websocket"
-	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/promhttp"
 )
 
 // Defaults of RelayOptions.
@@ -81,12 +79,10 @@ type RelayOptions struct {
 	// MaxConnections caps the relayed pairs; further clients get 503.
 	// Optional; 0 means no cap (the file descriptor limit is then the cap).
 	MaxConnections int
-	// MetricsPath is where the Prometheus metrics are served on the relay's
-	// own listener. Optional; "" means DefaultMetricsPath, "-" turns it off.
+	// MetricsPath is where the metrics are served, in the Prometheus text
+	// format, on the relay's own listener. Optional; "" means
+	// DefaultMetricsPath, "-" turns it off.
 	MetricsPath string
-	// Registry receives the metrics. Optional; nil means a new registry
-	// that also holds the Go runtime and process collectors.
-	Registry *prometheus.Registry
 	// Logger receives the relay's records. Optional; nil discards them.
 	Logger *slog.Logger
 }
@@ -98,7 +94,6 @@ type Relay struct {
 	dialer   *Dialer
 	upgrader websocket.Upgrader
 	metrics  *relayMetrics
-	promHTTP http.Handler
 	log      *slog.Logger
 	allow    []string // normalised AllowOrigins
 
@@ -153,21 +148,16 @@ func NewRelay(opts RelayOptions) (*Relay, error) {
 	d.readBufferSize = upstreamReadBufferSize
 	d.writeBufferSize = relayBufferSize
 	d.writeBufferPool = pool
-	reg := opts.Registry
-	if reg == nil {
-		reg = newRegistry()
-	}
 	r := &Relay{
 		opts:    opts,
 		dialer:  d,
-		metrics: newRelayMetrics(reg),
+		metrics: newRelayMetrics(),
 		log:     opts.Logger,
 		pairs:   map[*pair]struct{}{},
 	}
 	if r.log == nil {
 		r.log = slog.New(slog.DiscardHandler)
 	}
-	r.promHTTP = promhttp.HandlerFor(reg, promhttp.HandlerOpts{})
 	for _, o := range opts.AllowOrigins {
 		if o = strings.TrimSuffix(strings.TrimSpace(o), "/"); o != "" {
 			r.allow = append(r.allow, strings.ToLower(o))
@@ -207,8 +197,12 @@ func (r *Relay) Serve(ctx context.Context, ln net.Listener) error {
 	srv := &http.Server{
 		Handler:           r,
 		ReadHeaderTimeout: r.dialer.opts.HandshakeTimeout,
-		BaseContext:       func(net.Listener) context.Context { return base },
-		ErrorLog:          slog.NewLogLogger(r.log.Handler(), slog.LevelDebug),
+		// A plain-HTTP keep-alive connection (a /metrics scrape, a probe)
+		// that goes idle is closed after the handshake timeout too, so idle
+		// connections cannot starve handshakes of file descriptors.
+		IdleTimeout: r.dialer.opts.HandshakeTimeout,
+		BaseContext: func(net.Listener) context.Context { return base },
+		ErrorLog:    slog.NewLogLogger(r.log.Handler(), slog.LevelDebug),
 	}
 	r.log.Info("relay listening", "addr", ln.Addr().String(), "upstream", r.dialer.redactTarget(r.opts.Upstream))
 	errc := make(chan error, 1)
@@ -279,7 +273,7 @@ func (r *Relay) closeAll(ctx context.Context) {
 // upgrades on every other path.
 func (r *Relay) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 	if r.opts.MetricsPath != "-" && req.URL.Path == r.opts.MetricsPath {
-		r.promHTTP.ServeHTTP(w, req)
+		r.metrics.serveMetrics(w, req)
 		return
 	}
 	r.wg.Add(1)

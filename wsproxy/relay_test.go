@@ -14,7 +14,6 @@ import (
 	"time"
 
 	"github.com/gorilla/websocket"
-	"github.com/prometheus/client_golang/prometheus/testutil"
 )
 
 // testRelay is a Relay serving on 127.0.0.1 until the test ends.
@@ -140,7 +139,7 @@ func TestRelay_EchoThroughProxy(t *testing.T) {
 	// be just after the client has it.
 	m := tr.metrics
 	waitFor(t, 5*time.Second, "3 messages up and 200 KiB down counted", func() bool {
-		return testutil.ToFloat64(m.msgsUp) == 3 && testutil.ToFloat64(m.bytesDown) >= float64(len(big)+len("hello relay"))
+		return float64(m.msgsUp.value()) == 3 && float64(m.bytesDown.value()) >= float64(len(big)+len("hello relay"))
 	})
 	resp, err := http.Get("http://" + tr.addr + "/metrics")
 	if err != nil {
@@ -199,7 +198,7 @@ func TestRelay_Refusals(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			before := testutil.ToFloat64(tc.relay.metrics.connections.WithLabelValues(tc.result))
+			before := float64(tc.relay.metrics.connections.WithLabelValues(tc.result).value())
 			c, err := dialRelay(t, tc.relay.url, tc.header)
 			if tc.want == 0 {
 				if err != nil {
@@ -214,7 +213,7 @@ func TestRelay_Refusals(t *testing.T) {
 					t.Errorf("status %d (%v), want %d", de.Status, err, tc.want)
 				}
 			}
-			if got := testutil.ToFloat64(tc.relay.metrics.connections.WithLabelValues(tc.result)); got != before+1 {
+			if got := float64(tc.relay.metrics.connections.WithLabelValues(tc.result).value()); got != before+1 {
 				t.Errorf("connections_total{result=%q} went from %v to %v, want +1", tc.result, before, got)
 			}
 		})
@@ -229,7 +228,7 @@ func TestRelay_Refusals(t *testing.T) {
 			t.Errorf("status %d, want 400", resp.StatusCode)
 		}
 	})
-	if got := testutil.ToFloat64(down.metrics.errors.WithLabelValues(kindUpstreamDial)); got != 1 {
+	if got := float64(down.metrics.errors.WithLabelValues(kindUpstreamDial).value()); got != 1 {
 		t.Errorf("errors_total{kind=upstream_dial} = %v, want 1", got)
 	}
 }
@@ -264,7 +263,7 @@ func TestRelay_MessageTooBig(t *testing.T) {
 				t.Errorf("upstream got close %d, want 1009", got)
 			}
 			waitFor(t, 5*time.Second, "the pair to end", func() bool { return tr.Active() == 0 })
-			if got := testutil.ToFloat64(tr.metrics.errors.WithLabelValues(kindMessageTooBig)); got != 1 {
+			if got := float64(tr.metrics.errors.WithLabelValues(kindMessageTooBig).value()); got != 1 {
 				t.Errorf("errors_total{kind=message_too_big} = %v, want 1", got)
 			}
 		})
@@ -286,7 +285,7 @@ func TestRelay_IdleTimeout(t *testing.T) {
 	if got := echo.closeCode.Load(); got != CloseGoingAway {
 		t.Errorf("upstream got close %d, want 1001", got)
 	}
-	if got := testutil.ToFloat64(tr.metrics.errors.WithLabelValues(kindIdleTimeout)); got != 1 {
+	if got := float64(tr.metrics.errors.WithLabelValues(kindIdleTimeout).value()); got != 1 {
 		t.Errorf("errors_total{kind=idle_timeout} = %v, want 1", got)
 	}
 }
@@ -374,7 +373,7 @@ func TestRelay_CloseForwarding(t *testing.T) {
 			t.Errorf("client got %d %q, want 1011 upstream lost", code, reason)
 		}
 		waitFor(t, 5*time.Second, "the pair to end", func() bool { return tr.Active() == 0 })
-		if got := testutil.ToFloat64(tr.metrics.errors.WithLabelValues(kindUpstreamLost)); got != 1 {
+		if got := float64(tr.metrics.errors.WithLabelValues(kindUpstreamLost).value()); got != 1 {
 			t.Errorf("errors_total{kind=upstream_lost} = %v, want 1", got)
 		}
 	})
@@ -393,7 +392,7 @@ func TestRelay_CloseForwarding(t *testing.T) {
 			t.Errorf("upstream got close %d, want 1001", got)
 		}
 		waitFor(t, 5*time.Second, "the pair to end", func() bool { return tr.Active() == 0 })
-		if got := testutil.ToFloat64(tr.metrics.errors.WithLabelValues(kindClientLost)); got != 1 {
+		if got := float64(tr.metrics.errors.WithLabelValues(kindClientLost).value()); got != 1 {
 			t.Errorf("errors_total{kind=client_lost} = %v, want 1", got)
 		}
 	})
@@ -447,13 +446,13 @@ func TestRelay_Backpressure(t *testing.T) {
 	if sent >= limit {
 		t.Fatalf("the client wrote %d MiB into a relay whose upstream reads nothing", limit>>20)
 	}
-	relayed := testutil.ToFloat64(tr.metrics.bytesUp)
+	relayed := float64(tr.metrics.bytesUp.value())
 	t.Logf("the client was stopped after %.1f MiB; the relay completed %.1f MiB", float64(sent)/(1<<20), relayed/(1<<20))
 	if relayed > float64(sent) {
 		t.Errorf("relayed %v bytes, more than the %d sent", relayed, sent)
 	}
 	waitFor(t, 10*time.Second, "the stuck pair to be closed", func() bool { return tr.Active() == 0 })
-	if got := testutil.ToFloat64(tr.metrics.errors.WithLabelValues(kindWriteFailed)); got != 1 {
+	if got := float64(tr.metrics.errors.WithLabelValues(kindWriteFailed).value()); got != 1 {
 		t.Errorf("errors_total{kind=write_failed} = %v, want 1", got)
 	}
 }

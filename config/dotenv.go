@@ -1,0 +1,33 @@
+package config
+
+import (
+	"fmt"
+	"os"
+	"strconv"
+	"strings"
+)
+
+// dotenvError replaces a .env parse error, whose text quotes the rest of
+// the file from the broken line on (secrets included), by one that names
+// only the file and the line.
+func dotenvError(path string, err error) error {
+	msg := err.Error()
+	i := strings.LastIndex(msg, ` near "`)
+	if i < 0 {
+		if os.IsNotExist(err) || os.IsPermission(err) {
+			return fmt.Errorf("read %s: %w", path, err)
+		}
+		return fmt.Errorf("read %s: malformed (want NAME=value lines; the text is not shown, it may hold secrets)", path)
+	}
+	reason := msg[:i]
+	line := 0
+	if rest, uerr := strconv.Unquote(msg[i+len(" near "):]); uerr == nil {
+		if data, rerr := os.ReadFile(path); rerr == nil && strings.HasSuffix(string(data), rest) {
+			line = strings.Count(string(data[:len(data)-len(rest)]), "\n") + 1
+		}
+	}
+	if line == 0 {
+		return fmt.Errorf("read %s: %s (want NAME=value lines; the text is not shown, it may hold secrets)", path, reason)
+	}
+	return fmt.Errorf("read %s: line %d: %s (want NAME=value; the text is not shown, it may hold secrets)", path, line, reason)
+}
