@@ -121,12 +121,18 @@ func newKVPutCmd(d *deps, o *kvOptions) *cobra.Command {
 			case len(args) == 2:
 				value = []byte(args[1])
 			case path != "":
-				if value, err = os.ReadFile(path); err != nil {
+				f, err := os.Open(path)
+				if err != nil {
 					return usageErrorf("%v", err)
 				}
+				value, err = kvstore.ReadValue(f)
+				f.Close()
+				if err != nil {
+					return usageErrorf("%s: %v", path, err)
+				}
 			default:
-				if value, err = io.ReadAll(io.LimitReader(d.Stdin, kvstore.MaxValueBytes+1)); err != nil {
-					return err
+				if value, err = kvstore.ReadValue(d.Stdin); err != nil {
+					return usageErrorf("stdin: %v", err)
 				}
 			}
 			opts := kvstore.PutOptions{TTL: ttl}

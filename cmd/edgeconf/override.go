@@ -9,6 +9,8 @@ import (
 	"os"
 	"strings"
 	"text/tabwriter"
+
+	"github.com/factory-wager/edgeconf/internal/termsafe"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -226,7 +228,8 @@ func writeRecords(w io.Writer, recs []overrides.Record, format string, single bo
 		case r.Ref != "":
 			value = compactJSON(r.Resolved)
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%d\t%s\t%s\t%s\t%s\n", r.Path, value, r.Rev, r.SetBy, r.SetAt, exp, orDash(r.Ref))
+		fmt.Fprintf(tw, "%s\t%s\t%d\t%s\t%s\t%s\t%s\n", termsafe.String(r.Path), termsafe.String(value), r.Rev,
+			termsafe.String(r.SetBy), termsafe.String(r.SetAt), exp, termsafe.String(orDash(r.Ref)))
 	}
 	return tw.Flush()
 }
@@ -397,8 +400,9 @@ func writeHistory(w io.Writer, hist []overrides.AuditRecord, format string) erro
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "WHEN\tACTION\tPATH\tREV\tWHO\tOLD\tNEW")
 	for _, h := range hist {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%s\t%s\t%s\n", h.When, h.Action, h.Path, h.Rev, h.Who,
-			auditValue(h.Old, h.OldRef, h.OldHash), auditValue(h.New, h.Ref, h.NewHash))
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%s\t%s\t%s\n", termsafe.String(h.When), termsafe.String(h.Action),
+			termsafe.String(h.Path), h.Rev, termsafe.String(h.Who),
+			termsafe.String(auditValue(h.Old, h.OldRef, h.OldHash)), termsafe.String(auditValue(h.New, h.Ref, h.NewHash)))
 	}
 	return tw.Flush()
 }
