@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # bench/kv-import.sh: importing 10,000 overrides into the local store,
 # `edgeconf kv bulk-put --local` versus `wrangler kv bulk put --local`, the
-# same wrangler bulk file for both (ARCHITECTURE.md §3 keys), each into a
+# same wrangler bulk file for both (the override key layout of docs/overrides.md), each into a
 # fresh store per run. Target: edgeconf at least 100x faster.
 #
 # Environment (all optional): N=10000 keys, RUNS=5 (edgeconf), WRANGLER_RUNS=3,

@@ -38,12 +38,7 @@ die() {
 wrangler="$repo/tools/node_modules/.bin/wrangler"
 [[ -x $wrangler ]] || die "wrangler is missing: run make tools (npm ci in tools/)"
 command -v node >/dev/null || die "node is missing (wrangler needs Node.js >= 20.3)"
-if ! command -v hyperfine >/dev/null; then
-	[[ $(id -u) == 0 ]] || die "hyperfine is missing: apt-get install -y hyperfine (or make tools-bench as root)"
-	echo "bench/validate.sh: apt-get install -y hyperfine" >&2
-	{ apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y hyperfine; } >/dev/null 2>&1 ||
-		die "apt-get install hyperfine failed"
-fi
+command -v hyperfine >/dev/null || die "hyperfine is missing: apt-get install -y hyperfine (or make tools-bench APT_INSTALL=1)"
 
 if [[ -n ${EDGECONF:-} ]]; then
 	edgeconf="$EDGECONF"
