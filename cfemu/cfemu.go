@@ -226,16 +226,11 @@ func (e *Emulator) changed() {
 // ServeHTTP implements http.Handler.
 func (e *Emulator) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	ev := Event{Time: e.now(), Method: r.Method, Path: r.URL.EscapedPath(), Query: r.URL.RawQuery}
-	body, err := readBody(w, r, e.opts.MaxBodyBytes)
-	if err != nil {
-		ev.Status, ev.Code = http.StatusRequestEntityTooLarge, codeTooLarge
-		writeError(w, &apiErr{status: http.StatusRequestEntityTooLarge, errs: []errorItem{{Code: codeTooLarge, Message: err.Error()}}})
+	refuse := func(aerr *apiErr) {
+		ev.Status, ev.Code = aerr.status, aerr.firstCode()
+		writeError(w, aerr)
 		e.finish(ev)
-		return
 	}
-	ev.BodySHA256, ev.BodyBytes = sha256.Sum256(body), len(body)
-	r.Body = &bodyReader{Reader: bytes.NewReader(body)}
-
 	if e.opts.Latency > 0 {
 		t := time.NewTimer(e.opts.Latency)
 		select {
@@ -246,19 +241,36 @@ func (e *Emulator) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 
-	c := &call{e: e, w: w, r: r, body: body, now: ev.Time}
+	// Route and credentials are checked before the body is read, and an
+	// announced body over the limit is refused unread: a client without a
+	// valid token, or announcing a body too large, costs no buffering.
+	c := &call{e: e, w: w, r: r, now: ev.Time}
 	h, aerr := e.dispatch(c)
 	if aerr == nil {
 		aerr = e.authenticate(c)
 	}
-	if aerr == nil && h.limited {
-		aerr = e.rl.admit(c.token, ev.Time, w.Header())
+	if aerr == nil && r.ContentLength > e.opts.MaxBodyBytes {
+		aerr = tooLarge(fmt.Errorf("request body of %d bytes is larger than the limit of %d bytes (MaxBodyBytes)", r.ContentLength, e.opts.MaxBodyBytes))
 	}
 	if aerr != nil {
-		ev.Status, ev.Code = aerr.status, aerr.firstCode()
-		writeError(w, aerr)
-		e.finish(ev)
+		r.Close = true
+		refuse(aerr)
 		return
+	}
+	body, err := readBody(w, r, e.opts.MaxBodyBytes)
+	if err != nil {
+		refuse(tooLarge(err))
+		return
+	}
+	ev.BodySHA256, ev.BodyBytes = sha256.Sum256(body), len(body)
+	r.Body = &bodyReader{Reader: bytes.NewReader(body)}
+	c.body = body
+
+	if h.limited {
+		if aerr := e.rl.admit(c.token, ev.Time, w.Header()); aerr != nil {
+			refuse(aerr)
+			return
+		}
 	}
 	fault := e.pickFault()
 	ev.Fault = fault
@@ -358,6 +370,10 @@ func reset(w http.ResponseWriter) {
 	_ = conn.Close()
 }
 
+func tooLarge(err error) *apiErr {
+	return &apiErr{status: http.StatusRequestEntityTooLarge, errs: []errorItem{{Code: codeTooLarge, Message: err.Error()}}}
+}
+
 func readBody(w http.ResponseWriter, r *http.Request, limit int64) ([]byte, error) {
 	if r.Body == nil {
 		return nil, nil
@@ -368,7 +384,7 @@ func readBody(w http.ResponseWriter, r *http.Request, limit int64) ([]byte, erro
 	}
 	_, err := buf.ReadFrom(http.MaxBytesReader(w, r.Body, limit))
 	if err != nil {
-		return nil, fmt.Errorf("request body: %w", err)
+		return nil, fmt.Errorf("request body larger than the limit of %d bytes (MaxBodyBytes): %w", limit, err)
 	}
 	return buf.Bytes(), nil
 }

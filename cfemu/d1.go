@@ -16,7 +16,7 @@ import (
 	"time"
 	"unicode/utf8"
 
-	_ "modernc.org/sqlite" // D1 is SQLite
+	"modernc.org/sqlite" // D1 is SQLite
 )
 
 // D1 limits the emulator enforces.
@@ -77,6 +77,10 @@ func (p *d1Pool) open(id string) (*d1DB, error) {
 	db.SetMaxIdleConns(1)
 	db.SetConnMaxLifetime(0)
 	db.SetConnMaxIdleTime(0)
+	if err := refuseAttach(db); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("d1 open: %w", err)
+	}
 	d := &d1DB{db: db}
 	p.dbs[id] = d
 	return d, nil
@@ -122,7 +126,7 @@ func (e *Emulator) d1Routes(rt *router) {
 	rt.handle("POST", d+"/{database_id}/raw", func(c *call) error { return e.queryDatabase(c, true) })
 }
 
-var dbName = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$`)
+var dbName = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$`) })
 
 func dbMissing(id string) *apiErr {
 	return fail(http.StatusNotFound, codeD1NotFound, "The database %s could not be found", id)
@@ -148,7 +152,7 @@ func (e *Emulator) createDatabase(c *call) error {
 	if err := c.decodeJSON(&req); err != nil {
 		return err
 	}
-	if !dbName.MatchString(req.Name) {
+	if !dbName().MatchString(req.Name) {
 		return badRequest("database name %q is invalid: use letters, digits, '-' and '_' (at most 64)", req.Name)
 	}
 	e.mu.Lock()
@@ -365,6 +369,7 @@ func runStatement(ctx context.Context, tx *sql.Tx, s d1Statement) (*d1Result, er
 		return nil, err
 	}
 	r := &d1Result{}
+	size := 0
 	r.columns, err = rows.Columns()
 	if err != nil {
 		rows.Close()
@@ -381,6 +386,11 @@ func runStatement(ctx context.Context, tx *sql.Tx, s d1Statement) (*d1Result, er
 			return nil, err
 		}
 		for i, v := range vals {
+			size += valueSize(v)
+			if size > MaxD1ResultBytes {
+				rows.Close()
+				return nil, errResultTooLarge
+			}
 			if b, ok := v.([]byte); ok {
 				if utf8.Valid(b) {
 					vals[i] = string(b)
@@ -413,11 +423,11 @@ func runStatement(ctx context.Context, tx *sql.Tx, s d1Statement) (*d1Result, er
 	return r, nil
 }
 
-var sqliteNoise = regexp.MustCompile(`^SQL logic error: |\s*\(\d+\)$`)
+var sqliteNoise = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^SQL logic error: |\s*\(\d+\)$`) })
 
 // sqliteMessage renders a SQLite error the way D1 does: "no such table: x: SQLITE_ERROR".
 func sqliteMessage(err error) string {
-	msg := sqliteNoise.ReplaceAllString(err.Error(), "")
+	msg := sqliteNoise().ReplaceAllString(err.Error(), "")
 	if !strings.Contains(msg, "SQLITE_") {
 		msg += ": SQLITE_ERROR"
 	}
@@ -465,4 +475,49 @@ func splitSQL(s string) []string {
 		flush(len(s))
 	}
 	return out
+}
+
+// MaxD1ResultBytes bounds the size of one D1 answer: the values of all the
+// rows a request reads, counted as SQLite returns them. A query reading more
+// fails with code 7500 naming the limit, instead of building an answer of
+// any size in memory.
+const MaxD1ResultBytes = 16 << 20
+
+// errResultTooLarge is the error of a query whose rows exceed MaxD1ResultBytes.
+var errResultTooLarge = fmt.Errorf("D1 result is larger than the emulator's limit of %d bytes (MaxD1ResultBytes): select fewer rows or columns: SQLITE_TOOBIG", MaxD1ResultBytes)
+
+// refuseAttach makes the database's connection refuse ATTACH and DETACH: a
+// D1 database is one file, and ATTACH would let a query create or read any
+// file the emulator can reach. The pool keeps its one connection open for
+// the database's lifetime, so registering on it covers every query.
+func refuseAttach(db *sql.DB) error {
+	conn, err := db.Conn(context.Background())
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	return conn.Raw(func(dc any) error {
+		ar, ok := dc.(sqlite.AuthorizerRegisterer)
+		if !ok {
+			return fmt.Errorf("sqlite connection %T cannot take an authorizer", dc)
+		}
+		return ar.RegisterAuthorizer(func(action sqlite.AuthorizerActionCode, _, _, _, _ string) sqlite.AuthorizerReturnCode {
+			if action == sqlite.AuthAttach || action == sqlite.AuthDetach {
+				return sqlite.AuthorizerDeny
+			}
+			return sqlite.AuthorizerOK
+		})
+	})
+}
+
+// valueSize is how many bytes a scanned SQLite value counts for in
+// MaxD1ResultBytes.
+func valueSize(v any) int {
+	switch v := v.(type) {
+	case []byte:
+		return len(v)
+	case string:
+		return len(v)
+	}
+	return 8
 }

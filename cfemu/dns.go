@@ -7,6 +7,7 @@ import (
 	"regexp"
 	"sort"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -81,12 +82,12 @@ func (r *dnsRecord) json() map[string]any {
 
 func proxiable(typ string) bool { return typ == "A" || typ == "AAAA" || typ == "CNAME" }
 
-var hostname = regexp.MustCompile(`^(\*\.)?([a-z0-9_]([a-z0-9_-]{0,61}[a-z0-9_])?\.)*[a-z0-9_]([a-z0-9_-]{0,61}[a-z0-9_])?$`)
+var hostname = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^(\*\.)?([a-z0-9_]([a-z0-9_-]{0,61}[a-z0-9_])?\.)*[a-z0-9_]([a-z0-9_-]{0,61}[a-z0-9_])?$`) })
 
 // ensureZone returns the zone called name, creating it in accountID.
 func (e *Emulator) ensureZone(accountID, name string) (*zone, *apiErr) {
 	name = strings.ToLower(strings.TrimSuffix(name, "."))
-	if !hostname.MatchString(name) || !strings.Contains(name, ".") {
+	if !hostname().MatchString(name) || !strings.Contains(name, ".") {
 		return nil, badRequest("invalid zone name %q", name)
 	}
 	e.mu.Lock()
@@ -261,7 +262,7 @@ func (r *dnsRecord) check() *apiErr {
 	if r.Type == "" || r.Name == "" || r.Content == "" {
 		return invalid("DNS records need a type, a name and content")
 	}
-	if !hostname.MatchString(r.Name) {
+	if !hostname().MatchString(r.Name) {
 		return invalid("DNS name %q is invalid.", r.Name)
 	}
 	if r.TTL != 1 && (r.TTL < 60 || r.TTL > 86400) {
@@ -277,7 +278,7 @@ func (r *dnsRecord) check() *apiErr {
 			return invalid("Content for %s record is invalid. Must be a valid IPv%s address.", r.Type, map[bool]string{true: "4", false: "6"}[r.Type == "A"])
 		}
 	case "CNAME", "NS", "MX":
-		if !hostname.MatchString(strings.ToLower(strings.TrimSuffix(r.Content, "."))) {
+		if !hostname().MatchString(strings.ToLower(strings.TrimSuffix(r.Content, "."))) {
 			return invalid("Content for %s record must be a hostname.", r.Type)
 		}
 		if r.Type == "MX" && r.Priority == nil {

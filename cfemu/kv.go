@@ -262,6 +262,11 @@ func checkKVMetadata(md []byte) *apiErr {
 	return nil
 }
 
+// kvMaxExpiration is the latest expiry the emulator stores (the last second
+// of year 9999): larger expiration or expiration_ttl values are refused with
+// 400, not stored as an overflowed (already past) time.
+const kvMaxExpiration = 253402300799
+
 // expiry turns expiration / expiration_ttl into an absolute unix time;
 // expiration_ttl wins when both are set.
 func expiry(now time.Time, expiration, ttl string) (int64, *apiErr) {
@@ -277,12 +282,18 @@ func expiry(now time.Time, expiration, ttl string) (int64, *apiErr) {
 		if f < kvMinTTL {
 			return 0, fail(http.StatusBadRequest, codeKVExpiration, "Invalid expiration_ttl of %s. Expiration TTL must be at least %d.", ttl, kvMinTTL)
 		}
+		if f > float64(kvMaxExpiration-now.Unix()) {
+			return 0, fail(http.StatusBadRequest, codeKVExpiration, "Invalid expiration_ttl of %s. Expiration TTL must be at most %d (the expiry must fall before %d, kvMaxExpiration).", ttl, kvMaxExpiration-now.Unix(), kvMaxExpiration)
+		}
 		return now.Unix() + int64(f), nil
 	}
 	if expiration != "" {
 		f, ok := num(expiration)
 		if !ok || f != math.Trunc(f) || int64(f) <= now.Unix() {
 			return 0, fail(http.StatusBadRequest, codeKVExpiration, "Invalid expiration of %s. Please specify integer greater than the current number of seconds since the UNIX epoch.", expiration)
+		}
+		if f > kvMaxExpiration {
+			return 0, fail(http.StatusBadRequest, codeKVExpiration, "Invalid expiration of %s. Expiration must be at most %d (kvMaxExpiration).", expiration, int64(kvMaxExpiration))
 		}
 		if int64(f) < now.Unix()+kvMinTTL {
 			return 0, fail(http.StatusBadRequest, codeKVExpiration, "Invalid expiration of %s. Expiration times must be at least %d seconds in the future.", expiration, kvMinTTL)

@@ -6,6 +6,7 @@ import (
 	"regexp"
 	"sort"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -26,7 +27,7 @@ func (b *bucket) json() map[string]any {
 	}
 }
 
-var bucketName = regexp.MustCompile(`^[a-z0-9][a-z0-9-]{1,61}[a-z0-9]$`)
+var bucketName = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[a-z0-9][a-z0-9-]{1,61}[a-z0-9]$`) })
 
 var locationHints = map[string]bool{"apac": true, "eeur": true, "enam": true, "weur": true, "wnam": true, "oc": true}
 
@@ -52,7 +53,7 @@ func (e *Emulator) createBucket(c *call) error {
 	if err := c.decodeJSON(&req); err != nil {
 		return err
 	}
-	if !bucketName.MatchString(req.Name) {
+	if !bucketName().MatchString(req.Name) {
 		return fail(http.StatusBadRequest, codeBucketName, "The specified bucket name is not valid.")
 	}
 	if req.LocationHint != "" && !locationHints[strings.ToLower(req.LocationHint)] {

@@ -13,6 +13,7 @@ import (
 	"regexp"
 	"sort"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -88,7 +89,7 @@ type workerRoute struct {
 // authorEmail is what the emulator records as the author of uploads.
 const authorEmail = "emulator@cfemu.invalid"
 
-var scriptName = regexp.MustCompile(`^[a-z0-9_][a-z0-9_-]{0,62}$`)
+var scriptName = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[a-z0-9_][a-z0-9_-]{0,62}$`) })
 
 func (e *Emulator) workersRoutes(rt *router) {
 	const s = "accounts/{account_id}/workers/scripts"
@@ -320,7 +321,7 @@ func (e *Emulator) listScripts(c *call) error {
 // script on its first upload.
 func (e *Emulator) uploadScript(c *call) error {
 	name := c.param("script")
-	if !scriptName.MatchString(name) {
+	if !scriptName().MatchString(name) {
 		return badRequest("Invalid Worker name %q: use lowercase letters, digits, '-' and '_' (at most 63)", name)
 	}
 	up, aerr := c.parseUpload(false)
