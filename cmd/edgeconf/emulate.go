@@ -59,7 +59,7 @@ State is kept in memory unless --state names a folder, where it is saved
   edgeconf emulate --fail-rate 0.3 --latency 20ms --propagation 60s --zone factory-wager.com`,
 		Args: usageArgs(cobra.NoArgs),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if opts.FailRate < 0 || opts.FailRate > 1 {
+			if !(opts.FailRate >= 0 && opts.FailRate <= 1) { // NaN too
 				return usageErrorf("--fail-rate %v is outside 0..1 (0.3 means 30%% of requests fail)", opts.FailRate)
 			}
 			if opts.Latency < 0 || opts.Propagation < 0 {
@@ -116,6 +116,9 @@ func runEmulate(ctx context.Context, d *deps, opts *emulateOptions, ready func(a
 		return fmt.Errorf("emulate: %w", err)
 	}
 	addr := ln.Addr().String()
+	for _, w := range cfemu.StartupWarnings(opts.Listen, opts.Token) {
+		fmt.Fprintln(d.Stderr, w)
+	}
 	base := "http://" + addr + cfemu.PathPrefix
 	out := d.Stdout
 	fmt.Fprintf(out, "cfemu: serving the Cloudflare API emulator at %s\n", base)

@@ -115,6 +115,9 @@ func TestEmulate_InMemory(t *testing.T) {
 	if err := stop(); err != nil {
 		t.Fatal(err)
 	}
+	if !strings.Contains(stderr.String(), "accepts ANY Bearer token") {
+		t.Errorf("no warning that any token is accepted on stderr:\n%s", stderr.String())
+	}
 	if out := stdout.String(); !strings.Contains(out, "state: in memory") || !strings.HasSuffix(out, "cfemu: stopped\n") || strings.Contains(out, "faults:") {
 		t.Errorf("output:\n%s", out)
 	}
@@ -128,6 +131,7 @@ func TestEmulate_Errors(t *testing.T) {
 		want string
 	}{
 		{"fail rate above 1", []string{"emulate", "--fail-rate", "1.5"}, exitUsage, "--fail-rate 1.5 is outside 0..1"},
+		{"fail rate NaN", []string{"emulate", "--fail-rate", "NaN"}, exitUsage, "--fail-rate NaN is outside 0..1"},
 		{"negative latency", []string{"emulate", "--latency", "-1s"}, exitUsage, "cannot be negative"},
 		{"bad duration", []string{"emulate", "--propagation", "soon"}, exitUsage, "invalid argument"},
 		{"extra argument", []string{"emulate", "now"}, exitUsage, "unknown command"},
