@@ -133,6 +133,8 @@ Exit codes: 0 success, 1 the job failed (e.g. invalid config), 2 usage error.`,
 		newR2Cmd(d, g),
 		newWsCmd(d, g),
 		newEmulateCmd(d, g),
+		newBuildCmd(d, g),
+		newDevCmd(d, g),
 	)
 	return root
 }
