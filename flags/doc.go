@@ -14,7 +14,7 @@
 //
 // The algorithm is versioned by [Bucketing] and the name appears in every
 // JSON output: changing it would move users between buckets, so a new
-// algorithm gets a new name. The Worker in examples/worker/flags.js
+// algorithm gets a new name. The Worker in worker/flags.js
 // implements the same evaluation, and a test holds the two to 100 %
 // agreement on the vectors in testdata/flags-vectors.json.
 //

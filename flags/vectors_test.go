@@ -340,11 +340,11 @@ func TestVectors_NodeParity(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cmd := exec.Command(node, "--test", "--test-reporter=tap", filepath.Join("examples", "worker", "flags_parity.test.mjs"))
+	cmd := exec.Command(node, "--test", "--test-reporter=tap", filepath.Join("worker", "flags_parity.test.mjs"))
 	cmd.Dir = root
 	out, err := cmd.CombinedOutput()
 	if err != nil {
-		t.Fatalf("node --test examples/worker/flags_parity.test.mjs: %v\n%s", err, out)
+		t.Fatalf("node --test worker/flags_parity.test.mjs: %v\n%s", err, out)
 	}
 	// The JavaScript test prints "agreed N/N" for the vector file.
 	m := regexp.MustCompile(`agreed (\d+)/(\d+) decisions`).FindSubmatch(out)

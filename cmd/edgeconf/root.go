@@ -165,6 +165,8 @@ something absent is not an error.`,
 		newR2Cmd(d, g),
 		newD1Cmd(d, g),
 		newWsCmd(d, g),
+		newBuildCmd(d, g),
+		newDevCmd(d, g),
 	}
 	for _, c := range withConfig {
 		g.addConfigFlags(c.PersistentFlags())

@@ -1,5 +1,5 @@
 // Parity of flags.js with Go's flags.Evaluate. Run with `node --test
-// examples/worker/` (Node.js 20+); `go test ./flags` runs it too.
+// worker/` (Node.js 20+); `go test ./flags` runs it too.
 //
 // The vectors are written by the Go tests (go test ./flags -run
 // TestVectors_File -update); their layout is described in the file itself.
@@ -9,7 +9,7 @@ import { readFileSync } from "node:fs";
 
 import { BUCKETING, NO_BUCKET, bucket, evaluate, murmur3x86_32, threshold } from "./flags.js";
 
-const vectorsURL = new URL("../../flags/testdata/flags-vectors.json", import.meta.url);
+const vectorsURL = new URL("../flags/testdata/flags-vectors.json", import.meta.url);
 
 test("murmur3x86_32 matches flagd's published vectors", () => {
   const vectors = [
