@@ -82,7 +82,9 @@ func (r *dnsRecord) json() map[string]any {
 
 func proxiable(typ string) bool { return typ == "A" || typ == "AAAA" || typ == "CNAME" }
 
-var hostname = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^(\*\.)?([a-z0-9_]([a-z0-9_-]{0,61}[a-z0-9_])?\.)*[a-z0-9_]([a-z0-9_-]{0,61}[a-z0-9_])?$`) })
+var hostname = sync.OnceValue(func() *regexp.Regexp {
+	return regexp.MustCompile(`^(\*\.)?([a-z0-9_]([a-z0-9_-]{0,61}[a-z0-9_])?\.)*[a-z0-9_]([a-z0-9_-]{0,61}[a-z0-9_])?$`)
+})
 
 // ensureZone returns the zone called name, creating it in accountID.
 func (e *Emulator) ensureZone(accountID, name string) (*zone, *apiErr) {

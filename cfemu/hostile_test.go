@@ -11,6 +11,7 @@ import (
 	"strings"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/factory-wager/edgeconf/cfemu"
 )
@@ -93,6 +94,10 @@ func TestHostile_RawConnectionAnnouncingHugeBody(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer conn.Close()
+	// Without the fix the server waits for the body; fail fast instead of hanging.
+	if err := conn.SetDeadline(time.Now().Add(10 * time.Second)); err != nil {
+		t.Fatal(err)
+	}
 	// Headers only: 115 MB announced, none sent. The answer must come at once.
 	fmt.Fprintf(conn, "PUT %s/%s/x/values/k HTTP/1.1\r\nHost: x\r\nContent-Length: 115000000\r\n\r\n", base, nsBase)
 	resp, err := http.ReadResponse(bufio.NewReader(conn), nil)
