@@ -76,7 +76,7 @@ func TestCheckLink(t *testing.T) {
 	file := filepath.Join(root, "README.md")
 	for target, bad := range map[string]bool{
 		"a.md": false, "a.md#x": false, "#top": false, "https://x/y": false,
-		"b.md": true, "../shared/ARCHITECTURE.md": true, "../x": true,
+		"b.md": true, "../outside/NOTES.md": true, "../x": true,
 	} {
 		if got := checkLink(root, file, target) != ""; got != bad {
 			t.Errorf("checkLink(%q) bad = %v, want %v", target, got, bad)
