@@ -1,12 +1,14 @@
 package main
 
 import (
+	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"io"
 	"os"
 	"text/tabwriter"
 	"time"
+	"unicode/utf8"
 
 	"github.com/schollz/progressbar/v3"
 	"github.com/spf13/cobra"
@@ -76,21 +78,33 @@ func withKV(d *deps, o *kvOptions, write bool, fn func(kvstore.Store) error) err
 
 func newKVGetCmd(d *deps, o *kvOptions) *cobra.Command {
 	var withMeta bool
+	var output *outputFlag
 	cmd := &cobra.Command{
 		Use:   "get KEY",
-		Short: "Print a value (raw bytes), or with --metadata a JSON object",
-		Args:  usageArgs(cobra.ExactArgs(1)),
+		Short: "Print a value (raw bytes), or with -o json a JSON object {key, value, metadata, expiration}",
+		Long: `Get prints the value's bytes as they are stored (-o raw, the default), or
+with -o json an object {key, value, metadata, expiration}, where value is
+the text when it is valid UTF-8 and otherwise base64 with "base64": true.`,
+		Args: usageArgs(cobra.ExactArgs(1)),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := output.check(); err != nil {
+				return err
+			}
 			return withKV(d, o, false, func(s kvstore.Store) error {
 				e, err := s.Get(cmd.Context(), args[0])
 				if err != nil {
 					return err
 				}
-				if !withMeta {
+				if !withMeta && output.Value == "raw" {
 					_, err = d.Stdout.Write(e.Value)
 					return err
 				}
-				out := map[string]any{"key": e.Key, "value": string(e.Value), "metadata": e.Metadata}
+				out := map[string]any{"key": e.Key, "metadata": e.Metadata}
+				if utf8.Valid(e.Value) {
+					out["value"] = string(e.Value)
+				} else {
+					out["value"], out["base64"] = base64.StdEncoding.EncodeToString(e.Value), true
+				}
 				if !e.Expiration.IsZero() {
 					out["expiration"] = e.Expiration.Unix()
 				}
@@ -98,7 +112,8 @@ func newKVGetCmd(d *deps, o *kvOptions) *cobra.Command {
 			})
 		},
 	}
-	cmd.Flags().BoolVar(&withMeta, "metadata", false, "print {key, value, metadata, expiration} as JSON")
+	output = addOutputFlag(cmd.Flags(), "raw", "json")
+	cmd.Flags().BoolVar(&withMeta, "metadata", false, "the same as -o json")
 	return cmd
 }
 
@@ -107,12 +122,16 @@ func newKVPutCmd(d *deps, o *kvOptions) *cobra.Command {
 		path, metadata string
 		ttl            time.Duration
 		expiration     int64
+		output         *outputFlag
 	)
 	cmd := &cobra.Command{
 		Use:   "put KEY [VALUE]",
 		Short: "Write a value (from VALUE, --path FILE, or stdin)",
 		Args:  usageArgs(cobra.RangeArgs(1, 2)),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := output.check(); err != nil {
+				return err
+			}
 			var value []byte
 			var err error
 			switch {
@@ -146,11 +165,12 @@ func newKVPutCmd(d *deps, o *kvOptions) *cobra.Command {
 				if err := s.Put(cmd.Context(), args[0], value, opts); err != nil {
 					return err
 				}
-				fmt.Fprintf(d.Stdout, "wrote %d bytes to %s\n", len(value), args[0])
-				return nil
+				return output.result(d.Stdout, map[string]any{"key": args[0], "bytes": len(value), "written": true},
+					"wrote %d bytes to %s", len(value), printable(args[0]))
 			})
 		},
 	}
+	output = addResultFlag(cmd.Flags())
 	cmd.Flags().StringVar(&path, "path", "", "read the value from this file")
 	cmd.Flags().StringVar(&metadata, "metadata", "", "a JSON object of at most 1024 bytes")
 	dayDurationVar(cmd.Flags(), &ttl, "ttl", 0, "expire after this long (at least 60s; accepts days: 7d)")
@@ -227,20 +247,25 @@ func newKVListCmd(d *deps, o *kvOptions) *cobra.Command {
 }
 
 func newKVDeleteCmd(d *deps, o *kvOptions) *cobra.Command {
-	return &cobra.Command{
+	var output *outputFlag
+	cmd := &cobra.Command{
 		Use:   "delete KEY",
 		Short: "Delete a key (deleting a missing key is not an error, as in Workers KV)",
 		Args:  usageArgs(cobra.ExactArgs(1)),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := output.check(); err != nil {
+				return err
+			}
 			return withKV(d, o, true, func(s kvstore.Store) error {
 				if err := s.Delete(cmd.Context(), args[0]); err != nil {
 					return err
 				}
-				fmt.Fprintf(d.Stdout, "deleted %s\n", args[0])
-				return nil
+				return output.result(d.Stdout, map[string]any{"key": args[0], "deleted": true}, "deleted %s", printable(args[0]))
 			})
 		},
 	}
+	output = addResultFlag(cmd.Flags())
+	return cmd
 }
 
 // progress is a bar on stderr when it is a terminal, and nothing otherwise.
@@ -254,6 +279,7 @@ func progress(d *deps, total int, what string) *progressbar.ProgressBar {
 
 func newKVBulkPutCmd(d *deps, o *kvOptions) *cobra.Command {
 	var resume bool
+	var output *outputFlag
 	cmd := &cobra.Command{
 		Use:   "bulk-put FILE",
 		Short: "Write the pairs of a wrangler bulk file, in batches of at most 10,000",
@@ -264,6 +290,9 @@ state folder; if the write is interrupted, run the same command with
 if the file changed). Without --resume a write starts over.`,
 		Args: usageArgs(cobra.ExactArgs(1)),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := output.check(); err != nil {
+				return err
+			}
 			pairs, err := readFile(args[0], kvstore.ReadBulkFile)
 			if err != nil {
 				return err
@@ -279,21 +308,25 @@ if the file changed). Without --resume a write starts over.`,
 				if err := target.BulkPut(cmd.Context(), s, pairs, opts); err != nil {
 					return err
 				}
-				fmt.Fprintf(d.Stdout, "wrote %d pairs\n", len(pairs))
-				return nil
+				return output.result(d.Stdout, map[string]any{"written": len(pairs)}, "wrote %d pairs", len(pairs))
 			})
 		},
 	}
+	output = addResultFlag(cmd.Flags())
 	cmd.Flags().BoolVar(&resume, "resume", false, "with --remote: continue an interrupted write of the same file from its checkpoint")
 	return cmd
 }
 
 func newKVBulkDeleteCmd(d *deps, o *kvOptions) *cobra.Command {
-	return &cobra.Command{
+	var output *outputFlag
+	cmd := &cobra.Command{
 		Use:   "bulk-delete FILE",
 		Short: "Delete the keys of a JSON file: [\"k1\", \"k2\"] or [{\"key\": ...}]",
 		Args:  usageArgs(cobra.ExactArgs(1)),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := output.check(); err != nil {
+				return err
+			}
 			keys, err := readFile(args[0], kvstore.ReadBulkDeleteFile)
 			if err != nil {
 				return err
@@ -305,11 +338,12 @@ func newKVBulkDeleteCmd(d *deps, o *kvOptions) *cobra.Command {
 				if err := target.BulkDelete(cmd.Context(), s, keys, func(done, _ int) { _ = bar.Set(done) }); err != nil {
 					return err
 				}
-				fmt.Fprintf(d.Stdout, "deleted %d keys\n", len(keys))
-				return nil
+				return output.result(d.Stdout, map[string]any{"deleted": len(keys)}, "deleted %d keys", len(keys))
 			})
 		},
 	}
+	output = addResultFlag(cmd.Flags())
+	return cmd
 }
 
 // readFile parses the file at path with parse: a missing file is a usage

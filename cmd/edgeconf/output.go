@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"io"
 	"slices"
 	"strings"
 	"unicode"
@@ -42,4 +43,17 @@ func printable(s string) string {
 		}
 		return r
 	}, s)
+}
+
+// addResultFlag adds -o table|json to a command whose output is one result:
+// a line for people (table, the default) or a JSON object.
+func addResultFlag(fs *pflag.FlagSet) *outputFlag { return addOutputFlag(fs, "table", "json") }
+
+// result prints a command's result: text with -o table, v as JSON with -o json.
+func (o *outputFlag) result(w io.Writer, v any, format string, args ...any) error {
+	if o.Value == "json" {
+		return writeJSONValue(w, v)
+	}
+	_, err := fmt.Fprintf(w, format+"\n", args...)
+	return err
 }

@@ -235,29 +235,35 @@ func writeRecords(w io.Writer, recs []overrides.Record, format string, single bo
 }
 
 func newOverrideDeleteCmd(d *deps, g *globalOptions) *cobra.Command {
-	var by string
+	var (
+		by     string
+		output *outputFlag
+	)
 	cmd := &cobra.Command{
 		Use:   "delete PATH",
 		Short: "Remove an override; the file value applies again (no override: not an error)",
 		Args:  usageArgs(cobra.ExactArgs(1)),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := output.check(); err != nil {
+				return err
+			}
 			return withSession(d, g, true, by, func(s *session) error {
 				// Deleting what is absent is not an error, as for kv
 				// and r2: the end state is the one asked for.
 				err := s.mgr.Delete(cmd.Context(), args[0], who(d, by))
 				if errors.Is(err, overrides.ErrNotFound) {
-					fmt.Fprintf(d.Stdout, "nothing to delete: %v\n", err)
-					return nil
+					return output.result(d.Stdout, map[string]any{"path": args[0], "deleted": false},
+						"nothing to delete: %v", err)
 				}
 				if err != nil {
 					return err
 				}
-				fmt.Fprintf(d.Stdout, "deleted %s\n", args[0])
-				return nil
+				return output.result(d.Stdout, map[string]any{"path": args[0], "deleted": true}, "deleted %s", args[0])
 			})
 		},
 	}
 	cmd.Flags().StringVar(&by, "by", "", "who makes the change (default $USER)")
+	output = addResultFlag(cmd.Flags())
 	return cmd
 }
 

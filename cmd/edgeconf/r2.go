@@ -231,11 +231,15 @@ func byteProgress(d *deps, total int64, what string) *progressbar.ProgressBar {
 
 func newR2PutCmd(d *deps, g *globalOptions, o *r2Options) *cobra.Command {
 	var file, contentType string
+	var output *outputFlag
 	cmd := &cobra.Command{
 		Use:   "put BUCKET/KEY [--file PATH]",
 		Short: "Upload an object from --file, or from stdin",
 		Args:  usageArgs(cobra.ExactArgs(1)),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := output.check(); err != nil {
+				return err
+			}
 			bucketArg, key, err := r2Address(args[0], true)
 			if err != nil {
 				return err
@@ -264,10 +268,11 @@ func newR2PutCmd(d *deps, g *globalOptions, o *r2Options) *cobra.Command {
 			if err != nil {
 				return failed(err)
 			}
-			fmt.Fprintf(d.Stdout, "wrote %d bytes to %s/%s (ETag %s)\n", info.Size, b.name, key, info.ETag)
-			return nil
+			return output.result(d.Stdout, map[string]any{"bucket": b.name, "key": key, "size": info.Size, "etag": info.ETag},
+				"wrote %d bytes to %s/%s (ETag %s)", info.Size, b.name, printable(key), info.ETag)
 		},
 	}
+	output = addResultFlag(cmd.Flags())
 	cmd.Flags().StringVar(&file, "file", "", "read the object from this file (default stdin)")
 	cmd.Flags().StringVar(&contentType, "content-type", "", "the object's content type (default: from the key's extension)")
 	return cmd
@@ -300,6 +305,7 @@ func putSource(d *deps, file string) (io.Reader, int64, func(), error) {
 
 func newR2GetCmd(d *deps, g *globalOptions, o *r2Options) *cobra.Command {
 	var file string
+	var output *outputFlag
 	cmd := &cobra.Command{
 		Use:   "get BUCKET/KEY [--file PATH]",
 		Short: "Download an object to --file, or to stdout",
@@ -307,9 +313,15 @@ func newR2GetCmd(d *deps, g *globalOptions, o *r2Options) *cobra.Command {
 only once the whole object arrived (a temporary file is renamed into place);
 a large object is then read in 16 MiB ranges, four at a time, pinned to its
 ETag. An object uploaded in one piece and read in one request is checked
-against its MD5 ETag.`,
+against its MD5 ETag. With --file, -o json prints {bucket, key, size, file}.`,
 		Args: usageArgs(cobra.ExactArgs(1)),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := output.check(); err != nil {
+				return err
+			}
+			if output.Value == "json" && (file == "" || file == "-") {
+				return usageErrorf("-o json describes a download to --file; without --file the object itself goes to stdout")
+			}
 			bucketArg, key, err := r2Address(args[0], true)
 			if err != nil {
 				return err
@@ -326,8 +338,8 @@ against its MD5 ETag.`,
 				if err != nil {
 					return failed(err)
 				}
-				fmt.Fprintf(d.Stdout, "wrote %d bytes to %s\n", n, file)
-				return nil
+				return output.result(d.Stdout, map[string]any{"bucket": b.name, "key": key, "size": n, "file": file},
+					"wrote %d bytes to %s", n, file)
 			}
 			body, info, err := b.store.Get(ctx, key, objstore.GetOptions{})
 			if err != nil {
@@ -340,6 +352,7 @@ against its MD5 ETag.`,
 			return failed(err)
 		},
 	}
+	output = addResultFlag(cmd.Flags())
 	cmd.Flags().StringVar(&file, "file", "", "write the object to this file (default stdout)")
 	return cmd
 }
@@ -477,11 +490,15 @@ func writeR2Table(w io.Writer, res objstore.ListResult) error {
 }
 
 func newR2RemoveCmd(d *deps, g *globalOptions, o *r2Options) *cobra.Command {
-	return &cobra.Command{
+	var output *outputFlag
+	cmd := &cobra.Command{
 		Use:   "rm BUCKET/KEY",
 		Short: "Delete an object (deleting a missing key is not an error, as on R2)",
 		Args:  usageArgs(cobra.ExactArgs(1)),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := output.check(); err != nil {
+				return err
+			}
 			bucketArg, key, err := r2Address(args[0], true)
 			if err != nil {
 				return err
@@ -494,10 +511,12 @@ func newR2RemoveCmd(d *deps, g *globalOptions, o *r2Options) *cobra.Command {
 			if err := b.store.Delete(cmd.Context(), key); err != nil {
 				return failed(err)
 			}
-			fmt.Fprintf(d.Stdout, "deleted %s/%s\n", b.name, key)
-			return nil
+			return output.result(d.Stdout, map[string]any{"bucket": b.name, "key": key, "deleted": true},
+				"deleted %s/%s", b.name, printable(key))
 		},
 	}
+	output = addResultFlag(cmd.Flags())
+	return cmd
 }
 
 func newR2PresignCmd(d *deps, g *globalOptions, o *r2Options) *cobra.Command {
@@ -505,6 +524,7 @@ func newR2PresignCmd(d *deps, g *globalOptions, o *r2Options) *cobra.Command {
 		expires time.Duration
 		method  string
 		baseURL string
+		output  *outputFlag
 	)
 	cmd := &cobra.Command{
 		Use:   "presign BUCKET/KEY [--expires 1h]",
@@ -514,11 +534,15 @@ DELETE) the object until it expires (1 s to 7 days). The URL is a bearer
 secret: edgeconf prints it on stdout and nowhere else.
 
 With --remote it is an S3 SigV4 URL of R2 (R2 serves presigned URLs only on
-its r2.cloudflarestorage.com endpoint, not on custom domains). Locally it is
+its r2.cloudflarestorage.com endpoint, not on custom domains). -o json prints
+{url, method, expires}. Locally it is
 signed with a key kept in the bucket folder and served by whatever mounts the
 local buckets' handler at --base-url (default ` + localR2BaseURL + `BUCKET).`,
 		Args: usageArgs(cobra.ExactArgs(1)),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := output.check(); err != nil {
+				return err
+			}
 			bucketArg, key, err := r2Address(args[0], true)
 			if err != nil {
 				return err
@@ -539,10 +563,11 @@ local buckets' handler at --base-url (default ` + localR2BaseURL + `BUCKET).`,
 				}
 				return failed(err)
 			}
-			fmt.Fprintln(d.Stdout, u)
-			return nil
+			return output.result(d.Stdout, map[string]any{"url": u, "method": strings.ToUpper(method), "expires": d.Now().Add(expires).UTC().Format(time.RFC3339)},
+				"%s", u)
 		},
 	}
+	output = addResultFlag(cmd.Flags())
 	dayDurationVar(cmd.Flags(), &expires, "expires", time.Hour, "how long the URL works (1s to 7d; accepts days: 7d)")
 	cmd.Flags().StringVar(&method, "method", "GET", "the request the URL allows: GET, HEAD, PUT or DELETE")
 	cmd.Flags().StringVar(&baseURL, "base-url", "", "local buckets: where the URL points (default "+localR2BaseURL+"BUCKET)")

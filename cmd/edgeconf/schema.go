@@ -7,7 +7,8 @@ import (
 )
 
 func newSchemaCmd(d *deps, runF func() error) *cobra.Command {
-	return &cobra.Command{
+	var output *outputFlag
+	cmd := &cobra.Command{
 		Use:   "schema",
 		Short: "Print the JSON Schema of cloudflare-config.yaml",
 		Long: `Schema prints a JSON Schema (draft 2020-12) of the configuration file,
@@ -18,6 +19,9 @@ protocol use it when the file starts with
 		Example: `  edgeconf schema > schema/cloudflare-config.schema.json`,
 		Args:    usageArgs(cobra.NoArgs),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := output.check(); err != nil {
+				return err
+			}
 			if runF != nil {
 				return runF()
 			}
@@ -29,4 +33,6 @@ protocol use it when the file starts with
 			return err
 		},
 	}
+	output = addOutputFlag(cmd.Flags(), "json") // the schema is JSON; -o json is accepted for consistency
+	return cmd
 }
