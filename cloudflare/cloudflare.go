@@ -92,6 +92,7 @@ type Client struct {
 	accounts *accounts.TokenService
 	buckets  *r2.BucketService
 	dbs      *d1.DatabaseService
+	sdk      []option.RequestOption // for the services made on first use (workers, dns, zones)
 }
 
 // New returns a client. It makes no request.
@@ -145,6 +146,7 @@ func New(opts Options) (*Client, error) {
 			return c.retrier.do(req, next)
 		}),
 	}
+	c.sdk = sdk
 	c.kv = kv.NewNamespaceService(sdk...)
 	c.users = user.NewTokenService(sdk...)
 	c.accounts = accounts.NewTokenService(sdk...)
