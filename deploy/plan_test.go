@@ -118,13 +118,13 @@ func TestCompute(t *testing.T) {
 			name: "a binding and a class removed are destructive", state: deployed,
 			spec:    func(s *Spec) { s.D1, s.DO = nil, nil },
 			changes: true, count: 2 + 3,
-			wants:   []want{{"binding", "DB", Delete, true, false}, {"binding", "SESSIONS", Delete, true, false}, {"do_migration", "TerminalSession", Delete, true, false}},
+			wants: []want{{"binding", "DB", Delete, true, false}, {"binding", "SESSIONS", Delete, true, false}, {"do_migration", "TerminalSession", Delete, true, false}},
 		},
 		{
 			name: "a namespace id changed in the configuration", state: deployed,
 			spec:    func(s *Spec) { s.KV[0].ID = "fedcba9876543210fedcba9876543210"; s.KV[0].Title = "other" },
 			changes: true, count: 3,
-			wants:   []want{{"binding", "CONFIG", Update, false, false}},
+			wants: []want{{"binding", "CONFIG", Update, false, false}},
 		},
 		{
 			name: "routes, domains and records of someone else are takeovers", changes: true, count: -1,
