@@ -125,7 +125,7 @@ func Compute(spec Spec, st State, o PlanOptions) Plan {
 		case o.SecretAvailable != nil && o.SecretAvailable(name):
 			add(Change{Action: Create, Kind: "secret", Name: name, Note: "value from the environment (never printed)"})
 		default:
-			p.Problems = append(p.Problems, fmt.Sprintf("secret %s is declared (cloudflare.secrets) but the Worker has no value for it and none is at hand: set %s in the environment or a --secrets-file", name, name))
+			p.Problems = append(p.Problems, fmt.Sprintf("secret %s is declared (cloudflare.secrets) but the Worker has no value for it and none is at hand: set %s in the environment or the .env beside the configuration", name, name))
 		}
 	}
 	planRoutes(spec, st, add)

@@ -21,6 +21,9 @@ const (
 	exitOK     = 0 // success
 	exitFailed = 1 // the job failed: invalid config, failed deploy, unhealthy
 	exitUsage  = 2 // usage error: bad flag or argument, missing file
+	// exitChanges is deploy --plan --detailed-exitcode's "the plan has
+	// changes", as terraform plan -detailed-exitcode.
+	exitChanges = 2
 )
 
 // deps is everything a command takes from the process, so tests can run
@@ -167,6 +170,7 @@ something absent is not an error.`,
 		newWsCmd(d, g),
 		newBuildCmd(d, g),
 		newDevCmd(d, g),
+		newDeployCmd(d, g),
 	}
 	for _, c := range withConfig {
 		g.addConfigFlags(c.PersistentFlags())
