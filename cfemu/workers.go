@@ -226,6 +226,18 @@ func (s *script) newVersion(up *upload, now time.Time) *version {
 	if v.Bindings == nil {
 		v.Bindings = []json.RawMessage{}
 	}
+	// A secret_text binding of an upload sets the Worker's secret; the
+	// version keeps the binding without its text, as the API shows it.
+	for i, raw := range v.Bindings {
+		var b struct{ Type, Name, Text string }
+		if json.Unmarshal(raw, &b) == nil && b.Type == "secret_text" && b.Name != "" {
+			if s.Secrets == nil {
+				s.Secrets = map[string]*secret{}
+			}
+			s.Secrets[b.Name] = &secret{Name: b.Name, Type: b.Type, Text: b.Text}
+			v.Bindings[i], _ = json.Marshal(map[string]string{"type": b.Type, "name": b.Name})
+		}
+	}
 	if v.CompatibilityFlags == nil {
 		v.CompatibilityFlags = []string{}
 	}
@@ -455,8 +467,10 @@ func (e *Emulator) createDeployment(c *call) error {
 	}
 	sum := 0.0
 	for _, v := range req.Versions {
-		if v.Percentage < 0.01 || v.Percentage > 100 {
-			return badRequest("percentage %v of version %s is outside 0.01..100", v.Percentage, v.VersionID)
+		// 0 % is allowed: a version at 0 % is reached only with the
+		// Cloudflare-Workers-Version-Overrides header (a smoke test).
+		if v.Percentage < 0 || v.Percentage > 100 {
+			return badRequest("percentage %v of version %s is outside 0..100", v.Percentage, v.VersionID)
 		}
 		sum += v.Percentage
 	}

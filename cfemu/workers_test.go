@@ -297,3 +297,24 @@ func TestWorkers_RoutesAndDomains(t *testing.T) {
 	h.want(h.do("GET", domains+"/"+d.ID, nil), 404, 10007)
 	h.want(h.do("DELETE", domains+"/"+d.ID, nil), 404, 10007)
 }
+
+// TestWorkers_SecretBindingsInUploads: a secret_text binding of an upload
+// sets the Worker's secret, and the version shows the binding without its
+// text.
+func TestWorkers_SecretBindingsInUploads(t *testing.T) {
+	h := newHarness(t, cfemu.Options{})
+	meta := `{"main_module":"index.js","bindings":[{"type":"secret_text","name":"TOKEN","text":"s3cr3t-in-upload"}]}`
+	h.want(h.upload("PUT", scripts+"/app", meta, [2]string{"index.js", "export default {}"}), 200, 0)
+	a := h.do("GET", scripts+"/app/secrets", nil)
+	if !strings.Contains(string(a.Env.Result), `"name":"TOKEN"`) || strings.Contains(string(a.Raw), "s3cr3t") {
+		t.Fatalf("secrets after an upload with a secret binding: %s", a.Raw)
+	}
+	v := h.upload("POST", scripts+"/app/versions", `{"main_module":"index.js","bindings":[{"type":"secret_text","name":"OTHER","text":"s3cr3t-2"}]}`, [2]string{"index.js", "x"})
+	h.want(v, 200, 0)
+	if strings.Contains(string(v.Raw), "s3cr3t") || !strings.Contains(string(v.Raw), `"name":"OTHER"`) {
+		t.Fatalf("a version answer shows a secret's text or loses its binding: %s", v.Raw)
+	}
+	if a := h.do("GET", scripts+"/app/secrets", nil); !strings.Contains(string(a.Env.Result), `"name":"OTHER"`) {
+		t.Fatalf("secrets after a version upload: %s", a.Raw)
+	}
+}

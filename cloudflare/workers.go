@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"net/textproto"
 	"net/url"
+	"slices"
 	"sort"
 	"time"
 
@@ -84,9 +85,13 @@ type Upload struct {
 	// latest one instead of listing them (secret_text keeps the secrets,
 	// whose values the client never sees).
 	KeepBindings []string
-	Migrations   *Migrations // script uploads only
-	Message      string      // version annotation workers/message
-	Tag          string      // version annotation workers/tag
+	// Secrets are secret_text bindings the upload sets (name → value): a
+	// secret set this way goes live with the version that carries it. The
+	// values go only into the request body, never into errors or logs.
+	Secrets    map[string]string
+	Migrations *Migrations // script uploads only
+	Message    string      // version annotation workers/message
+	Tag        string      // version annotation workers/tag
 }
 
 // Version is an uploaded version of a Worker.
@@ -125,6 +130,9 @@ type Script struct {
 	CreatedOn  time.Time
 	ModifiedOn time.Time
 	Etag       string
+	// MigrationTag is the tag of the last Durable Object migration applied
+	// to the Worker ("" when none); the next migration names it old_tag.
+	MigrationTag string
 }
 
 // ScriptUploadResult is what a script upload answers.
@@ -151,9 +159,18 @@ func (c *Client) accountParam() (string, bool) { return c.accountID, true }
 
 // metadata is the JSON part of an upload.
 func (u Upload) metadata(script bool) ([]byte, error) {
+	bindings := nonNil(slices.Clone(u.Bindings))
+	names := make([]string, 0, len(u.Secrets))
+	for n := range u.Secrets {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	for _, n := range names {
+		bindings = append(bindings, Binding{Type: "secret_text", Name: n, Text: u.Secrets[n]})
+	}
 	m := map[string]any{
 		"main_module":         u.MainModule,
-		"bindings":            nonNil(u.Bindings),
+		"bindings":            bindings,
 		"compatibility_date":  u.CompatibilityDate,
 		"compatibility_flags": nonNil(u.CompatibilityFlags),
 	}
@@ -205,7 +222,7 @@ func (u Upload) check() error {
 	}
 	for _, b := range u.Bindings {
 		if b.Type == "secret_text" {
-			return fmt.Errorf("binding %s: secrets are set with PutSecret and kept with KeepBindings, never sent in an upload", b.Name)
+			return fmt.Errorf("binding %s: secrets go in Upload.Secrets (or PutSecret) and are kept with KeepBindings, never in Bindings", b.Name)
 		}
 	}
 	return nil
@@ -502,10 +519,11 @@ func (c *Client) Scripts(ctx context.Context) ([]Script, error) {
 	p.AccountID.Value, p.AccountID.Present = c.accountParam()
 	var env struct {
 		Result []struct {
-			ID         string    `json:"id"`
-			CreatedOn  time.Time `json:"created_on"`
-			ModifiedOn time.Time `json:"modified_on"`
-			Etag       string    `json:"etag"`
+			ID           string    `json:"id"`
+			CreatedOn    time.Time `json:"created_on"`
+			ModifiedOn   time.Time `json:"modified_on"`
+			Etag         string    `json:"etag"`
+			MigrationTag string    `json:"migration_tag"`
 		} `json:"result"`
 	}
 	if _, err := c.workersSDK().Scripts.List(ctx, p, option.WithResponseBodyInto(&env)); err != nil {
@@ -513,7 +531,7 @@ func (c *Client) Scripts(ctx context.Context) ([]Script, error) {
 	}
 	out := make([]Script, len(env.Result))
 	for i, s := range env.Result {
-		out[i] = Script{Name: s.ID, CreatedOn: s.CreatedOn, ModifiedOn: s.ModifiedOn, Etag: s.Etag}
+		out[i] = Script{Name: s.ID, CreatedOn: s.CreatedOn, ModifiedOn: s.ModifiedOn, Etag: s.Etag, MigrationTag: s.MigrationTag}
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
 	return out, nil

@@ -133,7 +133,7 @@ func TestWorkers_RefusedBeforeSending(t *testing.T) {
 		want string
 	}{
 		"main module missing": {noMain, `main module "main.js"`},
-		"secret in bindings":  {secret, "PutSecret"},
+		"secret in bindings":  {secret, "Upload.Secrets"},
 		"message too long":    {long, "MaxVersionMessage"},
 		"tag too long":        {longTag, "MaxVersionTag"},
 		"no modules":          {empty, "1 to 1000 modules"},

@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
+	"sort"
 
 	"github.com/factory-wager/edgeconf/cloudflare"
 )
@@ -91,6 +93,13 @@ func Observe(ctx context.Context, api API, spec Spec) (State, error) {
 		if st.Secrets, err = api.Secrets(ctx, spec.Worker); err != nil {
 			return State{}, err
 		}
+		// A secret set with a version is a secret_text binding of it.
+		for _, b := range v.Bindings {
+			if b.Type == "secret_text" && !slices.Contains(st.Secrets, b.Name) {
+				st.Secrets = append(st.Secrets, b.Name)
+			}
+		}
+		sort.Strings(st.Secrets)
 	}
 	if err := observeZone(ctx, api, spec, &st); err != nil {
 		return State{}, err
@@ -99,24 +108,6 @@ func Observe(ctx context.Context, api API, spec Spec) (State, error) {
 }
 
 func observeZone(ctx context.Context, api API, spec Spec, st *State) error {
-	hosts := spec.Hostnames()
-	if len(hosts) == 0 {
-		return nil
-	}
-	if spec.ZoneID != "" {
-		st.Zone = cloudflare.Zone{ID: spec.ZoneID, Name: spec.Domain}
-	} else {
-		z, err := api.ZoneFor(ctx, hosts[0])
-		if err != nil {
-			return fmt.Errorf("routes and DNS records need their zone (set cloudflare.zoneId): %w", err)
-		}
-		st.Zone = z
-	}
-	routes, err := api.Routes(ctx, st.Zone.ID)
-	if err != nil {
-		return err
-	}
-	st.Routes = routes
 	seen := map[string]bool{}
 	add := func(ds []cloudflare.Domain) {
 		for _, d := range ds {
@@ -126,11 +117,15 @@ func observeZone(ctx context.Context, api API, spec Spec, st *State) error {
 			}
 		}
 	}
-	own, err := api.Domains(ctx, spec.Worker, "")
-	if err != nil {
-		return err
+	// Custom domains belong to the account: the Worker's own are found
+	// whatever the configuration still names.
+	if st.Live != nil {
+		own, err := api.Domains(ctx, spec.Worker, "")
+		if err != nil {
+			return err
+		}
+		add(own)
 	}
-	add(own)
 	for _, r := range spec.Routes {
 		if r.CustomDomain {
 			ds, err := api.Domains(ctx, "", routeHost(r.Pattern))
@@ -140,6 +135,36 @@ func observeZone(ctx context.Context, api API, spec Spec, st *State) error {
 			add(ds)
 		}
 	}
+	// Routes and records live in a zone: the configured one, else the zone
+	// of the first hostname, else of the domain (so that routes and records
+	// the configuration dropped are still found).
+	hosts := spec.Hostnames()
+	switch {
+	case spec.ZoneID != "":
+		st.Zone = cloudflare.Zone{ID: spec.ZoneID, Name: spec.Domain}
+	case len(hosts) > 0:
+		z, err := api.ZoneFor(ctx, hosts[0])
+		if err != nil {
+			return fmt.Errorf("routes and DNS records need their zone (set cloudflare.zoneId): %w", err)
+		}
+		st.Zone = z
+	case spec.Domain != "" && st.Live != nil:
+		z, err := api.ZoneFor(ctx, spec.Domain)
+		if errors.Is(err, cloudflare.ErrNotFound) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		st.Zone = z
+	default:
+		return nil
+	}
+	routes, err := api.Routes(ctx, st.Zone.ID)
+	if err != nil {
+		return err
+	}
+	st.Routes = routes
 	recs, err := api.DNSRecords(ctx, st.Zone.ID, "")
 	if err != nil {
 		return err
