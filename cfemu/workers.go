@@ -11,6 +11,7 @@ import (
 	"mime/multipart"
 	"net/http"
 	"regexp"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -145,6 +146,7 @@ type upload struct {
 		CompatibilityDate  string            `json:"compatibility_date"`
 		CompatibilityFlags []string          `json:"compatibility_flags"`
 		Annotations        map[string]string `json:"annotations"`
+		KeepBindings       []string          `json:"keep_bindings"`
 	}
 	modules []module
 }
@@ -240,6 +242,23 @@ func (s *script) newVersion(up *upload, now time.Time) *version {
 	}
 	if v.CompatibilityFlags == nil {
 		v.CompatibilityFlags = []string{}
+	}
+	// keep_bindings: the bindings of those types the latest version has
+	// and the upload does not name are carried over.
+	if len(up.meta.KeepBindings) > 0 && len(s.Versions) > 0 {
+		named := map[string]bool{}
+		for _, raw := range v.Bindings {
+			var b struct{ Name string }
+			if json.Unmarshal(raw, &b) == nil {
+				named[b.Name] = true
+			}
+		}
+		for _, raw := range s.Versions[len(s.Versions)-1].Bindings {
+			var b struct{ Type, Name string }
+			if json.Unmarshal(raw, &b) == nil && !named[b.Name] && slices.Contains(up.meta.KeepBindings, b.Type) {
+				v.Bindings = append(v.Bindings, raw)
+			}
+		}
 	}
 	s.Versions = append(s.Versions, v)
 	s.ModifiedOn = now

@@ -318,3 +318,19 @@ func TestWorkers_SecretBindingsInUploads(t *testing.T) {
 		t.Fatalf("secrets after a version upload: %s", a.Raw)
 	}
 }
+
+// TestWorkers_KeepBindings: a version upload with keep_bindings inherits the
+// latest version's bindings of those types that it does not name.
+func TestWorkers_KeepBindings(t *testing.T) {
+	h := newHarness(t, cfemu.Options{})
+	h.want(h.upload("PUT", scripts+"/app", `{"main_module":"index.js","bindings":[{"type":"secret_text","name":"A","text":"1"},{"type":"plain_text","name":"V","text":"x"}]}`, [2]string{"index.js", "x"}), 200, 0)
+	kept := h.upload("POST", scripts+"/app/versions", `{"main_module":"index.js","keep_bindings":["secret_text"],"bindings":[]}`, [2]string{"index.js", "y"})
+	h.want(kept, 200, 0)
+	if !strings.Contains(string(kept.Raw), `"name":"A"`) || strings.Contains(string(kept.Raw), `"name":"V"`) {
+		t.Fatalf("keep_bindings [secret_text] kept: %s", kept.Raw)
+	}
+	plain := h.upload("POST", scripts+"/app/versions", `{"main_module":"index.js","bindings":[]}`, [2]string{"index.js", "z"})
+	if strings.Contains(string(plain.Raw), `"name":"A"`) {
+		t.Fatalf("without keep_bindings the secret binding was kept: %s", plain.Raw)
+	}
+}

@@ -15,6 +15,7 @@ import (
 	"sort"
 	"time"
 
+	"github.com/cloudflare/cloudflare-go/v6/d1"
 	"github.com/cloudflare/cloudflare-go/v6/option"
 	"github.com/cloudflare/cloudflare-go/v6/workers"
 )
@@ -636,4 +637,19 @@ func (c *Client) notFound(err error, what string) error {
 		return fmt.Errorf("%s: %w in account %s: %w", what, ErrNotFound, c.accountID, err)
 	}
 	return err
+}
+
+// DatabaseByID returns the D1 database with that uuid, or an error wrapping
+// ErrNotFound.
+func (c *Client) DatabaseByID(ctx context.Context, uuid string) (Database, error) {
+	if err := c.needAccount(); err != nil {
+		return Database{}, err
+	}
+	var p d1.DatabaseGetParams
+	p.AccountID.Value, p.AccountID.Present = c.accountParam()
+	db, err := c.dbs.Get(ctx, uuid, p)
+	if err != nil {
+		return Database{}, fmt.Errorf("d1 database %s: %w", uuid, c.notFound(err, "d1 database "+uuid))
+	}
+	return Database{UUID: db.UUID, Name: db.Name}, nil
 }
