@@ -5,6 +5,8 @@ import (
 	"os"
 	"strconv"
 	"strings"
+
+	"github.com/joho/godotenv"
 )
 
 // dotenvError replaces a .env parse error, whose text quotes the rest of
@@ -30,4 +32,26 @@ func dotenvError(path string, err error) error {
 		return fmt.Errorf("read %s: %s (want NAME=value lines; the text is not shown, it may hold secrets)", path, reason)
 	}
 	return fmt.Errorf("read %s: line %d: %s (want NAME=value; the text is not shown, it may hold secrets)", path, line, reason)
+}
+
+// ReadDotEnv reads a file of NAME=value lines (a .env, a secrets file) of
+// at most maxBytes (limitName names that limit in the error). Its errors
+// name the file, the line and the limit, never the text: it may hold
+// secrets.
+func ReadDotEnv(path string, maxBytes int64, limitName string) (map[string]string, error) {
+	st, err := os.Stat(path)
+	if err != nil {
+		return nil, fmt.Errorf("read %s: %w", path, err)
+	}
+	if !st.Mode().IsRegular() {
+		return nil, fmt.Errorf("read %s: not a regular file", path)
+	}
+	if st.Size() > maxBytes {
+		return nil, fmt.Errorf("read %s: %d bytes is over the limit of %d (%s)", path, st.Size(), maxBytes, limitName)
+	}
+	vars, err := godotenv.Read(path)
+	if err != nil {
+		return nil, dotenvError(path, err)
+	}
+	return vars, nil
 }

@@ -9,6 +9,8 @@ import (
 	"sort"
 	"strings"
 	"time"
+
+	"github.com/factory-wager/edgeconf/config"
 )
 
 // Gate is how a new version is judged: the smoke test's probes, and during
@@ -199,4 +201,19 @@ func (h HTTPProber) Probe(ctx context.Context, worker, versionID string) ProbeRe
 		return ProbeResult{Latency: lat, Problem: "/healthz status " + hz.Status}
 	}
 	return ProbeResult{OK: true, Latency: lat}
+}
+
+// GateFromConfig reads the gate's thresholds from the alert metrics of the
+// configuration: worker.error_rate (a ratio) and worker.latency_ms.
+func GateFromConfig(alerts []config.AlertConfig) Gate {
+	var g Gate
+	for _, a := range alerts {
+		switch a.Metric {
+		case "worker.error_rate":
+			g.MaxErrorRate = a.Threshold
+		case "worker.latency_ms":
+			g.MaxLatency = time.Duration(a.Threshold * float64(time.Millisecond))
+		}
+	}
+	return g
 }

@@ -26,7 +26,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/joho/godotenv"
 
 	"github.com/factory-wager/edgeconf/cloudflare"
 	"github.com/factory-wager/edgeconf/config"
@@ -76,19 +75,12 @@ func orNoEnv(l func(string) (string, bool)) func(string) (string, bool) {
 func Env(lookup func(string) (string, bool), configPath string) (func(string) (string, bool), error) {
 	lookup = orNoEnv(lookup)
 	path := filepath.Join(filepath.Dir(configPath), ".env")
-	st, err := os.Stat(path)
-	if errors.Is(err, fs.ErrNotExist) {
+	if _, err := os.Stat(path); errors.Is(err, fs.ErrNotExist) {
 		return lookup, nil
 	}
+	vars, err := config.ReadDotEnv(path, MaxDotEnvBytes, "MaxDotEnvBytes")
 	if err != nil {
-		return nil, fmt.Errorf("read %s: %w", path, err)
-	}
-	if st.Size() > MaxDotEnvBytes {
-		return nil, fmt.Errorf("read %s: %d bytes is over the limit of %d (MaxDotEnvBytes)", path, st.Size(), MaxDotEnvBytes)
-	}
-	vars, err := godotenv.Read(path)
-	if err != nil {
-		return nil, fmt.Errorf("read %s: %w", path, err)
+		return nil, err
 	}
 	return func(name string) (string, bool) {
 		if v, ok := lookup(name); ok {

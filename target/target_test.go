@@ -82,6 +82,11 @@ func TestEnvBadDotEnv(t *testing.T) {
 	if _, err := Env(nil, big); err == nil || !strings.Contains(err.Error(), "MaxDotEnvBytes") {
 		t.Errorf("oversized .env: err = %v", err)
 	}
+	// A malformed line is located, its text (a secret) never shown.
+	writeFile(t, filepath.Join(dir, "bad", ".env"), "A=1\nTOKEN='s3cr3t-value\n")
+	if _, err := Env(nil, filepath.Join(dir, "bad", "c.yaml")); err == nil || strings.Contains(err.Error(), "s3cr3t") || !strings.Contains(err.Error(), ".env") {
+		t.Errorf("malformed .env: err = %v", err)
+	}
 	// A directory named .env cannot be read.
 	if err := os.MkdirAll(filepath.Join(dir, "d", ".env"), 0o700); err != nil {
 		t.Fatal(err)
