@@ -26,7 +26,6 @@ import (
 	"strings"
 	"time"
 
-
 	"github.com/factory-wager/edgeconf/cloudflare"
 	"github.com/factory-wager/edgeconf/config"
 	"github.com/factory-wager/edgeconf/kvstore"
