@@ -97,16 +97,16 @@ type Upload struct {
 
 // Version is an uploaded version of a Worker.
 type Version struct {
-	ID                 string
-	Number             int
-	CreatedOn          time.Time
-	Source             string
-	Message            string
-	Tag                string
-	Etag               string // the hash of the version's code, from Get only
-	Bindings           []Binding
-	CompatibilityDate  string
-	CompatibilityFlags []string
+	ID                 string    `json:"id"`
+	Number             int       `json:"number"`
+	CreatedOn          time.Time `json:"created_on"`
+	Source             string    `json:"source,omitempty"`
+	Message            string    `json:"message,omitempty"`
+	Tag                string    `json:"tag,omitempty"`
+	Etag               string    `json:"etag,omitempty"` // the hash of the version's code, from Get only
+	Bindings           []Binding `json:"bindings,omitempty"`
+	CompatibilityDate  string    `json:"compatibility_date,omitempty"`
+	CompatibilityFlags []string  `json:"compatibility_flags,omitempty"`
 }
 
 // Split is one version of a deployment and the share of traffic it gets.
@@ -117,12 +117,12 @@ type Split struct {
 
 // Deployment is a split of a Worker's traffic between one or two versions.
 type Deployment struct {
-	ID          string
-	CreatedOn   time.Time
-	Source      string
-	Message     string
-	AuthorEmail string
-	Versions    []Split
+	ID          string    `json:"id"`
+	CreatedOn   time.Time `json:"created_on"`
+	Source      string    `json:"source,omitempty"`
+	Message     string    `json:"message,omitempty"`
+	AuthorEmail string    `json:"author_email,omitempty"`
+	Versions    []Split   `json:"versions"`
 }
 
 // Script is a Worker of the account.

@@ -4,12 +4,14 @@ import (
 	"encoding/json"
 	"maps"
 	"net/http/httptest"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/factory-wager/edgeconf/cfemu"
+	"github.com/factory-wager/edgeconf/cloudflare"
 )
 
 // TestDeployPlan runs deploy --plan against the emulator: a first deploy
@@ -63,9 +65,92 @@ func TestDeployPlan(t *testing.T) {
 	if code, _, errOut := runCLI(t, noCreds, "deploy", "--plan", "-c", example); code != exitUsage || !strings.Contains(errOut, "CLOUDFLARE_API_TOKEN") {
 		t.Errorf("plan without a token: exit %d\n%s", code, errOut)
 	}
-	for _, args := range [][]string{{"deploy"}, {"deploy", "--plan", "-o", "yaml"}, {"deploy", "--plan", "--timeout", "0s"}} {
+	for _, args := range [][]string{{"deploy", "--plan", "-o", "yaml"}, {"deploy", "--plan", "--timeout", "0s"},
+		{"deploy", "--canary", "10"}, {"deploy", "--canary", "150", "--url", "http://x"}, {"deploy", "--canary-window", "0s"},
+		{"versions", "list", "--limit", "0"}, {"rollback", "-o", "csv"}} {
 		if code, _, errOut := runCLI(t, env, append(args, "-c", example)...); code != exitUsage {
 			t.Errorf("%v: exit %d, want %d\n%s", args, code, exitUsage, errOut)
 		}
+	}
+}
+
+// TestDeploy_EndToEnd deploys the example configuration to the emulator:
+// refused without its secret (nothing created), then deployed; the plan
+// after it is empty; versions, deployments and a rollback read and change
+// what the emulator holds.
+func TestDeploy_EndToEnd(t *testing.T) {
+	const account = "0123456789abcdef0123456789abcdef"
+	emu, err := cfemu.New(cfemu.Options{Token: canaryToken, Clock: func() time.Time { return testNow },
+		Zones: []cfemu.ZoneSeed{{Name: "factory-wager.com", AccountID: account}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(emu)
+	defer srv.Close()
+	env := map[string]string{
+		"CLOUDFLARE_API_BASE_URL": srv.URL + "/client/v4",
+		"CLOUDFLARE_API_TOKEN":    canaryToken,
+		"CLOUDFLARE_ACCOUNT_ID":   account,
+		"EDGECONF_STATE_DIR":      filepath.Join(t.TempDir(), "state"),
+	}
+	client, err := cloudflare.New(cloudflare.Options{BaseURL: env["CLOUDFLARE_API_BASE_URL"], Token: canaryToken, AccountID: account})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := t.Context()
+	code, out, errOut := runCLI(t, env, "deploy", "-c", example)
+	if code != exitFailed || !strings.Contains(errOut, "deploy refused") {
+		t.Fatalf("deploy without the secret: exit %d\n%s\n%s", code, out, errOut)
+	}
+	if nss, _ := client.Namespaces(ctx); len(nss) != 0 {
+		t.Fatalf("a refused deploy created %+v", nss)
+	}
+	secrets := filepath.Join(t.TempDir(), "secrets.env")
+	if err := os.WriteFile(secrets, []byte("DASHBOARD_TOKEN=admin-token-value-9c1e\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	code, out, errOut = runCLI(t, env, "deploy", "--secrets-file", secrets, "--message", "first", "-c", example)
+	if code != 0 || !strings.Contains(out, "Deployed quantum-dashboard") || strings.Contains(out+errOut, "admin-token-value-9c1e") {
+		t.Fatalf("deploy: exit %d\n%s\n%s", code, out, errOut)
+	}
+	if names, _ := client.Secrets(ctx, "quantum-dashboard"); len(names) != 1 || names[0] != "DASHBOARD_TOKEN" {
+		t.Errorf("secrets after the deploy: %v", names)
+	}
+	z, _ := client.ZoneFor(ctx, "factory-wager.com")
+	if rs, _ := client.Routes(ctx, z.ID); len(rs) != 1 || rs[0].Script != "quantum-dashboard" {
+		t.Errorf("routes after the deploy: %+v", rs)
+	}
+	if recs, _ := client.DNSRecords(ctx, z.ID, "dashboard.factory-wager.com"); len(recs) != 1 || !strings.Contains(recs[0].Comment, "edgeconf") {
+		t.Errorf("records after the deploy: %+v", recs)
+	}
+	withSecret := maps.Clone(env)
+	withSecret["DASHBOARD_TOKEN"] = "admin-token-value-9c1e"
+	if code, out, errOut := runCLI(t, withSecret, "deploy", "--plan", "--detailed-exitcode", "-c", example); code != 0 || !strings.Contains(out, "no changes") {
+		t.Fatalf("plan after the deploy: exit %d\n%s\n%s", code, out, errOut)
+	}
+	if code, out, errOut := runCLI(t, withSecret, "deploy", "-o", "json", "-c", example); code != 0 || !strings.Contains(out, `"outcome": "unchanged"`) {
+		t.Fatalf("deploying again: exit %d\n%s\n%s", code, out, errOut)
+	}
+	code, out, _ = runCLI(t, env, "versions", "list", "-c", example)
+	if code != 0 || strings.Count(out, "\n") != 3 || !strings.Contains(out, "ec-") || !strings.Contains(out, "first") {
+		t.Fatalf("versions list: exit %d\n%s", code, out)
+	}
+	code, out, _ = runCLI(t, env, "deployments", "status", "-c", example)
+	if code != 0 || !strings.Contains(out, "100%") || !strings.Contains(out, "tag ec-") {
+		t.Fatalf("deployments status: exit %d\n%s", code, out)
+	}
+	code, out, errOut = runCLI(t, env, "rollback", "-o", "json", "-c", example)
+	var rb struct{ To string }
+	if code != 0 || json.Unmarshal([]byte(out), &rb) != nil || rb.To == "" {
+		t.Fatalf("rollback: exit %d\n%s\n%s", code, out, errOut)
+	}
+	code, out, _ = runCLI(t, env, "deployments", "list", "-o", "json", "-c", example)
+	var ds []struct {
+		Versions []struct {
+			VersionID string `json:"version_id"`
+		}
+	}
+	if code != 0 || json.Unmarshal([]byte(out), &ds) != nil || len(ds) != 3 || ds[0].Versions[0].VersionID != rb.To {
+		t.Fatalf("deployments after the rollback: exit %d\n%s", code, out)
 	}
 }

@@ -171,6 +171,9 @@ something absent is not an error.`,
 		newBuildCmd(d, g),
 		newDevCmd(d, g),
 		newDeployCmd(d, g),
+		newRollbackCmd(d, g),
+		newVersionsCmd(d, g),
+		newDeploymentsCmd(d, g),
 	}
 	for _, c := range withConfig {
 		g.addConfigFlags(c.PersistentFlags())

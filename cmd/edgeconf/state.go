@@ -54,6 +54,13 @@ func (t *targetFlags) add(fs *pflag.FlagSet) {
 	fs.BoolVarP(&t.Quiet, "quiet", "q", false, "do not print the target and retry progress on stderr")
 }
 
+// addRemoteOnly adds the flags of a command that always works on
+// Cloudflare (deploy's rollback, versions, deployments): --timeout and -q.
+func (t *targetFlags) addRemoteOnly(fs *pflag.FlagSet) {
+	fs.DurationVar(&t.Timeout, "timeout", target.DefaultRemoteTimeout, "give up on Cloudflare after this long, retries included")
+	fs.BoolVarP(&t.Quiet, "quiet", "q", false, "do not print the target and retry progress on stderr")
+}
+
 func (t *targetFlags) check() error {
 	if t.Local && t.Remote {
 		return usageErrorf("give --local or --remote, not both")
