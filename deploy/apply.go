@@ -275,6 +275,12 @@ func (a *applier) release(ctx context.Context, namespaces, databases map[string]
 		if st.Live != nil {
 			a.res.VersionID = st.Live.ID
 		}
+		if hasKind(a.p.Plan, "deployment") {
+			a.step("put version %s back at 100 %% (an interrupted deploy left traffic split)", st.Live.ID)
+			if _, err := a.acct.Deploy(ctx, s.Worker, cloudflare.DeployOptions{Versions: []cloudflare.Split{{VersionID: st.Live.ID, Percentage: 100}}, Message: a.o.Message}); err != nil {
+				return err
+			}
+		}
 		a.res.Outcome = Promoted
 		return nil
 	}

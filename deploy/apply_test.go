@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/factory-wager/edgeconf/cfemu"
 	"github.com/factory-wager/edgeconf/cloudflare"
 	"github.com/factory-wager/edgeconf/config"
 )
@@ -434,5 +435,105 @@ func TestPrepare(t *testing.T) {
 	}
 	if _, err := Prepare(context.Background(), PrepareOptions{Doc: doc, API: c}); err == nil || !strings.Contains(err.Error(), "index.js:") {
 		t.Fatalf("a syntax error: %v", err)
+	}
+}
+
+// TestApply_SplitLeftBehind: an interrupted canary leaves traffic split;
+// when the code wanted is the majority's, the plan says so and the deploy
+// puts it back at 100 %.
+func TestApply_SplitLeftBehind(t *testing.T) {
+	c, ctx := emulator(t), context.Background()
+	clk := &fakeClock{now: time.Unix(0, 0)}
+	ok := &versionProber{healthy: func(string, int) bool { return true }}
+	r1, err := Apply(ctx, c, prepared(t, c, testSpec()), applyOpts(clk, ok, nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s2 := testSpec()
+	s2.Script = []byte("export default {v:2}")
+	p2 := prepared(t, c, s2)
+	up, err := (&applier{p: p2, o: applyOpts(clk, ok, nil), res: &Result{}}).upload(p2.State.Namespaces, p2.State.Databases)
+	if err != nil {
+		t.Fatal(err)
+	}
+	v2, err := c.UploadVersion(ctx, "app", up)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Deploy(ctx, "app", cloudflare.DeployOptions{Versions: []cloudflare.Split{{VersionID: v2.ID, Percentage: 10}, {VersionID: r1.VersionID, Percentage: 90}}}); err != nil {
+		t.Fatal(err)
+	}
+	p := prepared(t, c, testSpec())
+	if ch := find(p.Plan, "deployment", "app"); ch == nil || ch.Action != Update {
+		t.Fatalf("a split left behind is not in the plan: %+v", p.Plan.Changes)
+	}
+	if _, err := Apply(ctx, c, p, applyOpts(clk, ok, nil)); err != nil {
+		t.Fatal(err)
+	}
+	if sp := live(t, c); len(sp) != 1 || sp[0].VersionID != r1.VersionID || sp[0].Percentage != 100 {
+		t.Fatalf("live after fixing the split: %+v", sp)
+	}
+}
+
+// TestApply_UnderFaults: with 20 % of the emulator's answers failing (some
+// after the change was applied), a full deploy still converges: a rerun
+// after any failure ends with the wanted state and no duplicates.
+func TestApply_UnderFaults(t *testing.T) {
+	emu, err := cfemu.New(cfemu.Options{Token: emuToken, RateLimit: -1, FailRate: 0.2, Seed: 20, Zones: []cfemu.ZoneSeed{{Name: "example.com", AccountID: emuAccount}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(emu)
+	defer func() { srv.Close(); emu.Close() }()
+	c, err := cloudflare.New(cloudflare.Options{BaseURL: srv.URL + "/client/v4", Token: emuToken, AccountID: emuAccount,
+		Retry: cloudflare.RetryPolicy{RequestsPerWindow: -1, MaxAttempts: 12, BaseDelay: time.Millisecond, MaxDelay: 5 * time.Millisecond, BudgetCapacity: -1}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	clk := &fakeClock{now: time.Unix(0, 0)}
+	ok := &versionProber{healthy: func(string, int) bool { return true }}
+	j := &Journal{Path: filepath.Join(t.TempDir(), "j.json")}
+	for round, code := range []string{"v1", "v2", "v3"} {
+		s := testSpec()
+		s.Script = []byte(code)
+		o := applyOpts(clk, ok, j)
+		o.Canary = 10
+		var lastErr error
+		converged := false
+		for attempt := 0; attempt < 5 && !converged; attempt++ {
+			st, err := Observe(ctx, c, s)
+			if err != nil {
+				lastErr = err
+				continue
+			}
+			p := &Prepared{Spec: s, State: st, Plan: Compute(s, st, PlanOptions{SecretAvailable: func(string) bool { return true }})}
+			if _, lastErr = Apply(ctx, c, p, o); lastErr == nil {
+				converged = true
+			}
+		}
+		if !converged {
+			t.Fatalf("round %d did not converge in 5 runs: %v", round, lastErr)
+		}
+	}
+	// Read the end state without faults.
+	clean, err := cloudflare.New(cloudflare.Options{BaseURL: srv.URL + "/client/v4", Token: emuToken, AccountID: emuAccount,
+		Retry: cloudflare.RetryPolicy{RequestsPerWindow: -1, MaxAttempts: 30, BaseDelay: time.Millisecond, MaxDelay: 2 * time.Millisecond, BudgetCapacity: -1}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := testSpec()
+	s.Script = []byte("v3")
+	nss, _ := clean.Namespaces(ctx)
+	buckets, _ := clean.Buckets(ctx)
+	if len(nss) != 1 || len(buckets) != 1 {
+		t.Errorf("duplicates under faults: namespaces %+v, buckets %+v", nss, buckets)
+	}
+	deps, err := clean.Deployments(ctx, "app")
+	if err != nil || len(deps[0].Versions) != 1 || deps[0].Versions[0].Percentage != 100 {
+		t.Fatalf("live under faults: %+v, %v", deps, err)
+	}
+	if v, _ := clean.Version(ctx, "app", deps[0].Versions[0].VersionID); v.Tag != s.CodeTag() {
+		t.Errorf("the live version is not the last code: %+v", v)
 	}
 }

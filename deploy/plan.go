@@ -28,7 +28,7 @@ var actionMark = map[Action]string{Create: "+", Adopt: "=", Update: "~", Delete:
 // Change is one line of a plan.
 type Change struct {
 	Action Action `json:"action"`
-	// Kind is kv_namespace, r2_bucket, d1_database, worker, code,
+	// Kind is kv_namespace, r2_bucket, d1_database, worker, code, deployment,
 	// compatibility, binding, var, secret, do_migration, route,
 	// custom_domain or dns_record.
 	Kind string `json:"kind"`
@@ -107,6 +107,11 @@ func Compute(spec Spec, st State, o PlanOptions) Plan {
 			from = "version " + st.Live.ID + " (not uploaded by edgeconf)"
 		}
 		add(Change{Action: Update, Kind: "code", Name: spec.Worker, From: from, To: p.CodeTag})
+	}
+	if st.Live != nil && len(st.LiveSplit) > 1 && st.Live.Tag == p.CodeTag {
+		// An interrupted canary left traffic split: the code wanted is the
+		// majority's, so it goes back to 100 %.
+		add(Change{Action: Update, Kind: "deployment", Name: spec.Worker, From: splitDesc(st.LiveSplit), To: st.Live.ID + " at 100 %"})
 	}
 	if st.Live != nil {
 		if st.Live.CompatibilityDate != spec.CompatibilityDate {
@@ -428,4 +433,12 @@ func (p Plan) WriteJSON(w io.Writer) error {
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
 	return enc.Encode(p)
+}
+
+func splitDesc(ss []cloudflare.Split) string {
+	var parts []string
+	for _, x := range ss {
+		parts = append(parts, fmt.Sprintf("%s at %v %%", x.VersionID, x.Percentage))
+	}
+	return strings.Join(parts, ", ")
 }
