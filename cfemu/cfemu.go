@@ -25,6 +25,7 @@ import (
 	"math/rand/v2"
 	"net/http"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -145,7 +146,8 @@ type Emulator struct {
 
 	rl *rateLimiter
 
-	mu    sync.Mutex // guards st
+	mu    sync.Mutex    // guards st
+	gen   atomic.Uint64 // counts changes of st (see Generation)
 	st    *state
 	d1    *d1Pool
 	saver *saver
@@ -218,6 +220,7 @@ func (e *Emulator) Close() error {
 
 // changed records that st was modified; the caller holds e.mu.
 func (e *Emulator) changed() {
+	e.gen.Add(1)
 	if e.saver != nil {
 		e.saver.mark()
 	}

@@ -173,6 +173,9 @@ func Apply(ctx context.Context, acct Account, p *Prepared, o ApplyOptions) (*Res
 	if err := a.triggers(ctx); err != nil {
 		return a.res, err
 	}
+	if err := a.checkFirst(ctx); err != nil {
+		return a.res, err
+	}
 	if o.Journal != nil {
 		if err := o.Journal.Done(p.Spec.Worker); err != nil {
 			return a.res, err
@@ -379,19 +382,31 @@ func (a *applier) scriptUpload(ctx context.Context, up cloudflare.Upload) error 
 	if _, err := a.acct.Deploy(ctx, s.Worker, cloudflare.DeployOptions{Versions: []cloudflare.Split{{VersionID: v.ID, Percentage: 100}}, Message: a.o.Message}); err != nil {
 		return err
 	}
-	if a.o.Prober != nil {
+	a.res.Outcome = Promoted
+	// A first deploy is probed once its routes exist (see Apply): until
+	// then nothing routes to it, and there is nothing to roll back to.
+	if a.o.Prober != nil && !a.p.Plan.FirstDeploy {
 		rep := a.probe(ctx, v.ID, 1, a.o.Gate.withDefaults().SmokeProbes, 0)
 		a.res.Smoke = &rep
 		if !rep.Healthy {
-			a.res.Outcome = RolledBack
-			if a.res.PreviousVersion == "" {
-				a.res.Outcome = Outcome("failed")
-				return fmt.Errorf("%w: %s (a first deploy has no previous version to roll back to)", ErrUnhealthy, rep.Reason)
-			}
-			return a.rollback(ctx, rep.Reason)
+			return a.rollback(ctx, "smoke test: "+rep.Reason)
 		}
 	}
-	a.res.Outcome = Promoted
+	return nil
+}
+
+// checkFirst probes a first deploy once its routes and domains exist.
+func (a *applier) checkFirst(ctx context.Context) error {
+	if a.o.Prober == nil || !a.p.Plan.FirstDeploy || a.res.VersionID == "" {
+		return nil
+	}
+	a.step("smoke test of the first version %s", a.res.VersionID)
+	rep := a.probe(ctx, a.res.VersionID, 1, a.o.Gate.withDefaults().SmokeProbes, 0)
+	a.res.Smoke = &rep
+	if !rep.Healthy {
+		a.res.Outcome = Outcome("unhealthy")
+		return fmt.Errorf("%w: %s (it is live: a first deploy has no previous version to roll back to)", ErrUnhealthy, rep.Reason)
+	}
 	return nil
 }
 

@@ -403,7 +403,7 @@ func TestApply_FirstDeployUnhealthy(t *testing.T) {
 	clk := &fakeClock{now: time.Unix(0, 0)}
 	bad := &versionProber{healthy: func(string, int) bool { return false }}
 	res, err := Apply(ctx, c, prepared(t, c, testSpec()), applyOpts(clk, bad, nil))
-	if !errors.Is(err, ErrUnhealthy) || !strings.Contains(err.Error(), "no previous version") || res.Outcome != "failed" {
+	if !errors.Is(err, ErrUnhealthy) || !strings.Contains(err.Error(), "no previous version") || res.Outcome != "unhealthy" {
 		t.Fatalf("unhealthy first deploy: %v, %+v", err, res)
 	}
 }

@@ -127,6 +127,8 @@ func (r *Result) WriteText(w io.Writer) error {
 		fmt.Fprintf(&b, "Deployed %s: version %s is live at 100 %%.\n", r.Worker, r.VersionID)
 	case RolledBack:
 		fmt.Fprintf(&b, "Rolled back %s: version %s failed its gate; version %s is live at 100 %%.\n", r.Worker, r.VersionID, r.PreviousVersion)
+	case "unhealthy":
+		fmt.Fprintf(&b, "Deployed %s: version %s is live at 100 %% but failed its smoke test (nothing to roll back to).\n", r.Worker, r.VersionID)
 	default:
 		fmt.Fprintf(&b, "Deploy of %s did not finish (%s).\n", r.Worker, orDash(string(r.Outcome)))
 	}

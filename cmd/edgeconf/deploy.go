@@ -29,6 +29,7 @@ type deployOptions struct {
 	AllowTakeover    bool
 	SecretsFile      string
 	URL              string
+	ProbeHost        string
 }
 
 func newDeployCmd(d *deps, g *globalOptions) *cobra.Command {
@@ -108,6 +109,7 @@ It needs CLOUDFLARE_API_TOKEN and CLOUDFLARE_ACCOUNT_ID (environment or
 	f.BoolVar(&opts.AllowTakeover, "allow-dns-takeover", false, "change routes, custom domains and DNS records edgeconf did not create")
 	f.StringVar(&opts.SecretsFile, "secrets-file", "", "a NAME=value file with the values of cloudflare.secrets (else the environment or .env)")
 	f.StringVar(&opts.URL, "url", "", "the Worker's URL for the smoke test and canary probes (default: no probes)")
+	f.StringVar(&opts.ProbeHost, "probe-host", "", "the Host header of the probes, when --url is an address (edgeconf emulate serves Workers by Host)")
 	opts.Output = addOutputFlag(f, "table", "json")
 	return cmd
 }
@@ -216,11 +218,11 @@ func runDeploy(ctx context.Context, d *deps, g *globalOptions, opts *deployOptio
 		Journal:  &deploy.Journal{Path: filepath.Join(stateDir(d), "deploy-journal.json")},
 		Progress: func(step string) { fmt.Fprintf(d.Stderr, "edgeconf: deploy: %s\n", step) },
 	}
-	if d.Now != nil {
-		ao.Now = d.Now
+	if d.deployClock != nil {
+		ao.Now, ao.Sleep = d.deployClock.Now, d.deployClock.Sleep
 	}
 	if opts.URL != "" {
-		ao.Prober = deploy.HTTPProber{BaseURL: opts.URL, Now: ao.Now}
+		ao.Prober = deploy.HTTPProber{BaseURL: opts.URL, Host: opts.ProbeHost, Now: ao.Now}
 	}
 	res, err := deploy.Apply(ctx, client, prep, ao)
 	if res != nil {

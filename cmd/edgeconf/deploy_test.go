@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"maps"
 	"net/http/httptest"
@@ -12,6 +13,7 @@ import (
 
 	"github.com/factory-wager/edgeconf/cfemu"
 	"github.com/factory-wager/edgeconf/cloudflare"
+	"github.com/factory-wager/edgeconf/internal/testtool"
 )
 
 // TestDeployPlan runs deploy --plan against the emulator: a first deploy
@@ -152,5 +154,94 @@ func TestDeploy_EndToEnd(t *testing.T) {
 	}
 	if code != 0 || json.Unmarshal([]byte(out), &ds) != nil || len(ds) != 3 || ds[0].Versions[0].VersionID != rb.To {
 		t.Fatalf("deployments after the rollback: exit %d\n%s", code, out)
+	}
+}
+
+// TestDeploy_OnEmulatorEdge deploys the example Worker to `edgeconf
+// emulate`, which runs it on workerd: the smoke test probes the real
+// Worker through its route; a canary of a version whose /healthz fails is
+// caught by the gate and rolled back; a healthy one is promoted.
+func TestDeploy_OnEmulatorEdge(t *testing.T) {
+	workerd := testtool.Require(t, "workerd", "make tools")
+	const account = "0123456789abcdef0123456789abcdef"
+	var stdout, stderr lockedBuffer
+	d := &deps{Stdin: strings.NewReader(""), Stdout: &stdout, Stderr: &stderr, Now: time.Now,
+		LookupEnv: func(k string) (string, bool) {
+			if k == "EDGECONF_WORKERD" {
+				return workerd, true
+			}
+			return "", false
+		}}
+	ctx, cancel := context.WithCancel(context.Background())
+	ready, done := make(chan string, 1), make(chan error, 1)
+	opts := &emulateOptions{Listen: "127.0.0.1:0", Token: canaryToken, RateLimit: -1, Zones: []string{"factory-wager.com"}, AccountID: account}
+	go func() { done <- runEmulate(ctx, d, opts, func(addr string) { ready <- addr }) }()
+	var addr string
+	select {
+	case addr = <-ready:
+	case err := <-done:
+		cancel()
+		t.Fatalf("emulate did not start: %v", err)
+	}
+	defer func() { cancel(); <-done }()
+	if !strings.Contains(stdout.String(), "workers: deployed Workers answer at") {
+		t.Fatalf("emulate does not run Workers:\n%s", stdout.String())
+	}
+
+	dir := t.TempDir()
+	cfg := copyExample(t, dir)
+	if err := os.CopyFS(filepath.Join(dir, "worker"), os.DirFS("../../worker")); err != nil {
+		t.Fatal(err)
+	}
+	env := map[string]string{
+		"CLOUDFLARE_API_BASE_URL": "http://" + addr + "/client/v4",
+		"CLOUDFLARE_API_TOKEN":    canaryToken,
+		"CLOUDFLARE_ACCOUNT_ID":   account,
+		"EDGECONF_STATE_DIR":      filepath.Join(dir, "state"),
+		"DASHBOARD_TOKEN":         "admin-token-value-9c1e",
+	}
+	clock := &instantClock{now: testNow}
+	deployCLI := func(args ...string) (int, string, string) {
+		return runCLIWith(t, env, func(d *deps) { d.deployClock = clock }, append(args, "-c", cfg, "--url", "http://"+addr, "--probe-host", "dashboard.factory-wager.com")...)
+	}
+	code, out, errOut := deployCLI("deploy", "--message", "first")
+	if code != 0 || !strings.Contains(out, "smoke test: 3 probes, 0 failed") {
+		t.Fatalf("first deploy on the edge: exit %d\n%s\n%s\nemulate:\n%s", code, out, errOut, stderr.String())
+	}
+
+	// A version whose /healthz fails: the canary catches it.
+	index := filepath.Join(dir, "worker", "index.js")
+	src, err := os.ReadFile(index)
+	if err != nil {
+		t.Fatal(err)
+	}
+	broken := strings.Replace(string(src), "async function healthz(env) {", "async function healthz(env) {\n  if (Math.random() < 2) return new Response(\"broken\", { status: 500 });", 1)
+	if broken == string(src) {
+		t.Fatal("the example Worker's healthz moved; update this test")
+	}
+	if err := os.WriteFile(index, []byte(broken), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	code, out, errOut = deployCLI("deploy", "--canary", "10", "--canary-window", "1m")
+	if code != exitFailed || !strings.Contains(out, "Rolled back quantum-dashboard") || !strings.Contains(errOut, "/healthz answered 500") {
+		t.Fatalf("broken canary: exit %d\n%s\n%s", code, out, errOut)
+	}
+	code, out, _ = runCLI(t, env, "deployments", "status", "-c", cfg)
+	if code != 0 || strings.Count(out, "%") != 1 || !strings.Contains(out, "100%") {
+		t.Fatalf("after the rollback: exit %d\n%s", code, out)
+	}
+
+	// Fixed: the canary passes and is promoted.
+	fixed := strings.Replace(string(src), `status: kvError ? "degraded" : "ok",`, `status: kvError ? "degraded" : "ok", fixed: true,`, 1)
+	if err := os.WriteFile(index, []byte(fixed), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	code, out, errOut = deployCLI("deploy", "--canary", "10", "--canary-window", "1m", "-o", "json")
+	var res struct {
+		Outcome string
+		Canary  struct{ Probes, Failures int }
+	}
+	if code != 0 || json.Unmarshal([]byte(out), &res) != nil || res.Outcome != "promoted" || res.Canary.Probes < 10 || res.Canary.Failures != 0 {
+		t.Fatalf("healthy canary: exit %d\n%s\n%s", code, out, errOut)
 	}
 }

@@ -16,6 +16,8 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/factory-wager/edgeconf/cfemu"
+	"github.com/factory-wager/edgeconf/cfemu/edge"
+	"github.com/factory-wager/edgeconf/devrun"
 )
 
 type emulateOptions struct {
@@ -30,6 +32,7 @@ type emulateOptions struct {
 	Zones       []string
 	AccountID   string
 	Verbose     bool
+	NoWorkers   bool
 }
 
 func newEmulateCmd(d *deps, _ *globalOptions) *cobra.Command {
@@ -51,6 +54,15 @@ of the window) and the Workers KV rules (TTL of at least 60 s, sizes, one write
 per second per key). --fail-rate injects 500, 502, 503, 429 and connection
 resets; --latency slows every request; --propagation makes KV reads see the
 previous value for a while after a write, as other Cloudflare locations do.
+
+Deployed Workers run: when workerd is available ($EDGECONF_WORKERD, else
+tools/node_modules/.bin/workerd from make tools, else PATH), every version of
+a live deployment runs on workerd and answers on the same address by Host —
+its custom domains, its routes and NAME.SUBDOMAIN.workers.dev — split by the
+deployment's percentages or pinned with the Cloudflare-Workers-Version-Overrides
+header, with KV bindings backed by the emulator's namespaces, vars, secrets
+and the version metadata binding (R2 and D1 bindings are not provided).
+--no-workers turns this off.
 
 State is kept in memory unless --state names a folder, where it is saved
 (atomically) and loaded again on the next start. Stop it with Ctrl-C.`,
@@ -82,6 +94,7 @@ State is kept in memory unless --state names a folder, where it is saved
 	f.StringArrayVar(&opts.Zones, "zone", nil, "a zone to create at start, for DNS records and routes (repeatable)")
 	f.StringVar(&opts.AccountID, "account", cfemu.DefaultAccountID, "the account --zone creates zones in")
 	f.BoolVarP(&opts.Verbose, "verbose", "v", false, "log every request to stderr")
+	f.BoolVar(&opts.NoWorkers, "no-workers", false, "do not run deployed Workers on workerd")
 	return cmd
 }
 
@@ -148,9 +161,41 @@ func runEmulate(ctx context.Context, d *deps, opts *emulateOptions, ready func(a
 	if len(extras) > 0 {
 		fmt.Fprintf(out, "faults: %s\n", strings.Join(extras, ", "))
 	}
+	var handler http.Handler = emu
+	if !opts.NoWorkers {
+		cwd, _ := os.Getwd()
+		workerd, werr := devrun.FindWorkerd(d.LookupEnv, cwd)
+		if werr != nil {
+			fmt.Fprintf(out, "workers: not run (%v)\n", werr)
+		} else {
+			edgeDir := opts.StateDir
+			if edgeDir == "" {
+				if edgeDir, err = os.MkdirTemp("", "edgeconf-edge-"); err != nil {
+					ln.Close()
+					emu.Close()
+					return fmt.Errorf("emulate: %w", err)
+				}
+				defer os.RemoveAll(edgeDir)
+			}
+			tok := opts.Token
+			if tok == "" {
+				tok = "edgeconf-emulate-edge"
+			}
+			ed := edge.New(edge.Options{Emulator: emu, Workerd: workerd, APIBase: base, Token: tok, StateDir: edgeDir, Output: d.Stderr, Logger: logger})
+			defer ed.Close()
+			handler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				if strings.HasPrefix(r.URL.Path, cfemu.PathPrefix+"/") {
+					emu.ServeHTTP(w, r)
+					return
+				}
+				ed.ServeHTTP(w, r)
+			})
+			fmt.Fprintf(out, "workers: deployed Workers answer at http://%s by Host (custom domains, routes, NAME.SUBDOMAIN.workers.dev)\n", addr)
+		}
+	}
 	fmt.Fprintf(out, "export CLOUDFLARE_API_BASE_URL=%s\n", base)
 
-	srv := &http.Server{Handler: emu, ReadHeaderTimeout: 10 * time.Second}
+	srv := &http.Server{Handler: handler, ReadHeaderTimeout: 10 * time.Second}
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(ln) }()
 	if ready != nil {

@@ -42,6 +42,9 @@ type deps struct {
 	// cfClock paces Cloudflare retries; nil means the real clock (tests
 	// inject one that does not wait).
 	cfClock cloudflare.Clock
+	// deployClock paces deploy's probes and canary window; nil means the
+	// real clock (tests inject one).
+	deployClock cloudflare.Clock
 }
 
 // exitError carries an exit code and, optionally, a message for stderr.
