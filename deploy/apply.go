@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/factory-wager/edgeconf/cloudflare"
+	"github.com/factory-wager/edgeconf/d1/migrate"
 )
 
 // Account is what Apply reads and changes; *cloudflare.Client has it.
@@ -32,12 +33,16 @@ type Account interface {
 	CreateDNSRecord(ctx context.Context, zoneID string, r cloudflare.DNSRecord) (cloudflare.DNSRecord, error)
 	UpdateDNSRecord(ctx context.Context, zoneID string, r cloudflare.DNSRecord) (cloudflare.DNSRecord, error)
 	DeleteDNSRecord(ctx context.Context, zoneID, id string) error
+	D1(db cloudflare.Database) *cloudflare.D1
 }
 
 // ApplyOptions control a deploy.
 type ApplyOptions struct {
 	// Yes allows destructive changes.
 	Yes bool
+	// Migrate applies the pending D1 migrations before the upload; without
+	// it they are left, with a warning.
+	Migrate bool
 	// AllowTakeover allows changing routes, custom domains and DNS
 	// records edgeconf did not create.
 	AllowTakeover bool
@@ -165,6 +170,9 @@ func Apply(ctx context.Context, acct Account, p *Prepared, o ApplyOptions) (*Res
 	}
 	namespaces, databases, err := a.provision(ctx)
 	if err != nil {
+		return a.res, err
+	}
+	if err := a.migrate(ctx, databases); err != nil {
 		return a.res, err
 	}
 	if err := a.release(ctx, namespaces, databases); err != nil {
@@ -567,4 +575,31 @@ func ignoreNotFound(err error) error {
 		return nil
 	}
 	return err
+}
+
+// migrate applies the pending D1 migrations (with Migrate), or warns.
+func (a *applier) migrate(ctx context.Context, databases map[string]string) error {
+	for _, d := range a.p.Spec.D1 {
+		pending := a.p.State.PendingMigrations[d.Name]
+		if len(pending) == 0 {
+			continue
+		}
+		if !a.o.Migrate {
+			a.res.Warnings = append(a.res.Warnings, fmt.Sprintf("%d migration(s) of d1 database %s are not applied: rerun with --migrate, or run edgeconf d1 migrations apply %s --remote", len(pending), d.Name, d.Binding))
+			continue
+		}
+		id := databases[d.Name]
+		if d.ID != "" {
+			id = d.ID
+		}
+		a.step("apply %d migration(s) to d1 database %s", len(pending), d.Name)
+		done, err := migrate.ApplyPending(ctx, a.acct.D1(cloudflare.Database{UUID: id, Name: d.Name}), a.p.Spec.MigrationsDir[d.Name], migrate.Options{Logger: a.o.Logger})
+		for _, m := range done {
+			a.step("applied migration %s/%s", d.Name, m.Name)
+		}
+		if err != nil {
+			return fmt.Errorf("d1 database %s: %w (nothing was uploaded; the migrations before it stay applied)", d.Name, err)
+		}
+	}
+	return nil
 }

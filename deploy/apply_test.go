@@ -537,3 +537,56 @@ func TestApply_UnderFaults(t *testing.T) {
 		t.Errorf("the live version is not the last code: %+v", v)
 	}
 }
+
+// TestApply_Migrations: pending D1 migrations are planned; deploy leaves
+// them with a warning unless Migrate, which applies them before the upload;
+// a failing one stops the deploy before anything is uploaded.
+func TestApply_Migrations(t *testing.T) {
+	c, ctx := emulator(t), context.Background()
+	clk := &fakeClock{now: time.Unix(0, 0)}
+	ok := &versionProber{healthy: func(string, int) bool { return true }}
+	dir := t.TempDir()
+	write := func(name, sql string) {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(sql), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write("0001_init.sql", "CREATE TABLE notes (id INTEGER PRIMARY KEY, body TEXT);\n")
+	write("0002_seed.sql", "INSERT INTO notes (body) VALUES ('hello');\n")
+	s := testSpec()
+	s.MigrationsDir = map[string]string{"app-db": dir}
+	p := prepared(t, c, s)
+	if find(p.Plan, "d1_migration", "app-db/0001_init.sql") == nil || find(p.Plan, "d1_migration", "app-db/0002_seed.sql") == nil {
+		t.Fatalf("migrations of a database to create are not planned: %+v", p.Plan.Changes)
+	}
+	res, err := Apply(ctx, c, p, applyOpts(clk, ok, nil))
+	if err != nil || len(res.Warnings) != 1 || !strings.Contains(res.Warnings[0], "--migrate") {
+		t.Fatalf("without Migrate: %v, warnings %q", err, res.Warnings)
+	}
+	o := applyOpts(clk, ok, nil)
+	o.Migrate = true
+	if res, err = Apply(ctx, c, prepared(t, c, s), o); err != nil {
+		t.Fatalf("with Migrate: %v (%q)", err, res.Steps)
+	}
+	db, err := c.Database(ctx, "app-db")
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := c.D1(db).Query(ctx, "SELECT body FROM notes")
+	if err != nil || len(r.Rows) != 1 {
+		t.Fatalf("after the migrations: %+v, %v", r, err)
+	}
+	if p := prepared(t, c, s); p.Plan.HasChanges() {
+		t.Fatalf("applied migrations are still planned: %+v", p.Plan.Changes)
+	}
+	write("0003_bad.sql", "SELECT 1;\nINSERT INTO missing_table VALUES (1);\n")
+	s.Script = []byte("export default {v:'needs 0003'}")
+	before := live(t, c)
+	_, err = Apply(ctx, c, prepared(t, c, s), o)
+	if err == nil || !strings.Contains(err.Error(), "0003_bad.sql") || !strings.Contains(err.Error(), "nothing was uploaded") {
+		t.Fatalf("a failing migration: %v", err)
+	}
+	if after := live(t, c); after[0].VersionID != before[0].VersionID {
+		t.Fatalf("a failed migration still deployed new code: %+v → %+v", before, after)
+	}
+}

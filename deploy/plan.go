@@ -28,7 +28,7 @@ var actionMark = map[Action]string{Create: "+", Adopt: "=", Update: "~", Delete:
 // Change is one line of a plan.
 type Change struct {
 	Action Action `json:"action"`
-	// Kind is kv_namespace, r2_bucket, d1_database, worker, code, deployment,
+	// Kind is kv_namespace, r2_bucket, d1_database, d1_migration, worker, code, deployment,
 	// compatibility, binding, var, secret, do_migration, route,
 	// custom_domain or dns_record.
 	Kind string `json:"kind"`
@@ -131,6 +131,11 @@ func Compute(spec Spec, st State, o PlanOptions) Plan {
 			add(Change{Action: Create, Kind: "secret", Name: name, Note: "value from the environment (never printed)"})
 		default:
 			p.Problems = append(p.Problems, fmt.Sprintf("secret %s is declared (cloudflare.secrets) but the Worker has no value for it and none is at hand: set %s in the environment or the .env beside the configuration", name, name))
+		}
+	}
+	for _, d := range spec.D1 {
+		for _, m := range st.PendingMigrations[d.Name] {
+			add(Change{Action: Create, Kind: "d1_migration", Name: d.Name + "/" + m, Note: "applied by deploy --migrate, before the upload"})
 		}
 	}
 	planRoutes(spec, st, add)

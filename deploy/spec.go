@@ -4,12 +4,14 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
+	"path/filepath"
 	"sort"
 	"strings"
 
 	"github.com/factory-wager/edgeconf/bundle"
 	"github.com/factory-wager/edgeconf/cloudflare"
 	"github.com/factory-wager/edgeconf/config"
+	"github.com/factory-wager/edgeconf/d1/migrate"
 )
 
 // OwnerComment marks the DNS records edgeconf creates; a record without it
@@ -40,6 +42,8 @@ type Spec struct {
 	DNS                []config.DNSRecord // names made absolute with Domain
 	Domain             string
 	ZoneID             string
+	// MigrationsDir is each D1 database's migrations folder (by name).
+	MigrationsDir map[string]string
 }
 
 // SpecFrom computes the Spec of a loaded configuration (with its --env
@@ -62,6 +66,10 @@ func SpecFrom(doc *config.Document, script []byte) (Spec, error) {
 	for _, r := range cf.DNS {
 		r.Name = absName(r.Name, s.Domain)
 		s.DNS = append(s.DNS, r)
+	}
+	s.MigrationsDir = map[string]string{}
+	for _, d := range cf.D1Databases {
+		s.MigrationsDir[d.Name] = migrate.DirFor(filepath.Join(doc.Dir(), config.DefaultFile), d.MigrationsDir)
 	}
 	return s, nil
 }

@@ -8,6 +8,7 @@ import (
 	"sort"
 
 	"github.com/factory-wager/edgeconf/cloudflare"
+	"github.com/factory-wager/edgeconf/d1/migrate"
 )
 
 // API is what Observe reads from the account; *cloudflare.Client has it.
@@ -40,6 +41,15 @@ type State struct {
 	// Worker they point at, and those of the Worker.
 	Domains []cloudflare.Domain
 	DNS     []cloudflare.DNSRecord // the records named by the Spec or owned by edgeconf
+	// PendingMigrations are the migration files (by database name) not yet
+	// applied to the database; all of them for a database to be created.
+	PendingMigrations map[string][]string
+}
+
+// d1API opens a D1 database to read its applied migrations; Observe uses it
+// when the API has it (*cloudflare.Client does).
+type d1API interface {
+	D1(db cloudflare.Database) *cloudflare.D1
 }
 
 // Observe reads what the account has for spec. It changes nothing.
@@ -63,12 +73,16 @@ func Observe(ctx context.Context, api API, spec Spec) (State, error) {
 			return State{}, err
 		}
 	}
+	st.PendingMigrations = map[string][]string{}
 	for _, d := range spec.D1 {
 		db, err := api.Database(ctx, d.Name)
 		switch {
 		case err == nil:
 			st.Databases[d.Name] = db.UUID
 		case !errors.Is(err, cloudflare.ErrNotFound):
+			return State{}, err
+		}
+		if err := observeMigrations(ctx, api, spec, d.Name, db, err == nil, &st); err != nil {
 			return State{}, err
 		}
 	}
@@ -184,3 +198,24 @@ func observeZone(ctx context.Context, api API, spec Spec, st *State) error {
 // ownerComment is the comment of the DNS records edgeconf keeps for a
 // Worker.
 func ownerComment(worker string) string { return OwnerComment + " (" + worker + ")" }
+
+func observeMigrations(ctx context.Context, api API, spec Spec, name string, db cloudflare.Database, exists bool, st *State) error {
+	dir := spec.MigrationsDir[name]
+	if dir == "" {
+		return nil
+	}
+	var pending []migrate.Migration
+	var err error
+	if o, ok := api.(d1API); ok && exists {
+		pending, err = migrate.Pending(ctx, o.D1(db), dir)
+	} else {
+		pending, err = migrate.List(dir)
+	}
+	if err != nil {
+		return fmt.Errorf("d1 database %s: %w", name, err)
+	}
+	for _, m := range pending {
+		st.PendingMigrations[name] = append(st.PendingMigrations[name], m.Name)
+	}
+	return nil
+}

@@ -30,6 +30,7 @@ type deployOptions struct {
 	SecretsFile      string
 	URL              string
 	ProbeHost        string
+	Migrate          bool
 }
 
 func newDeployCmd(d *deps, g *globalOptions) *cobra.Command {
@@ -42,7 +43,8 @@ configuration wants with what the Cloudflare account has, and carries out
 the difference:
 
   1. creates the KV namespaces, R2 buckets and D1 databases that are missing
-     (adopting those that exist by name);
+     (adopting those that exist by name); with --migrate applies the D1
+     databases' pending migrations (a failing one stops the deploy);
   2. uploads a new version with the bindings, vars, compatibility settings and
      secrets (values from the environment variable of the same name, .env or
      --secrets-file; never printed) — the first deploy of a Worker, or one
@@ -105,6 +107,7 @@ It needs CLOUDFLARE_API_TOKEN and CLOUDFLARE_ACCOUNT_ID (environment or
 	f.Float64Var(&opts.Canary, "canary", 0, "give the new version this share of the traffic (1-99 %) for --canary-window before promoting it")
 	f.DurationVar(&opts.CanaryWindow, "canary-window", 5*time.Minute, "how long the canary runs")
 	f.StringVar(&opts.Message, "message", "", "the version's and deployment's message (at most 100 characters)")
+	f.BoolVar(&opts.Migrate, "migrate", false, "apply the D1 databases' pending migrations before the upload (else they are left, with a warning)")
 	f.BoolVar(&opts.Yes, "yes", false, "apply destructive changes (removed bindings, classes, routes, domains, records)")
 	f.BoolVar(&opts.AllowTakeover, "allow-dns-takeover", false, "change routes, custom domains and DNS records edgeconf did not create")
 	f.StringVar(&opts.SecretsFile, "secrets-file", "", "a NAME=value file with the values of cloudflare.secrets (else the environment or .env)")
@@ -213,7 +216,7 @@ func runDeploy(ctx context.Context, d *deps, g *globalOptions, opts *deployOptio
 	gate := deploy.GateFromConfig(doc.Config.Monitoring.Alerts)
 	gate.Window = opts.CanaryWindow
 	ao := deploy.ApplyOptions{
-		Yes: opts.Yes, AllowTakeover: opts.AllowTakeover, Secret: secret, Message: opts.Message,
+		Yes: opts.Yes, Migrate: opts.Migrate, AllowTakeover: opts.AllowTakeover, Secret: secret, Message: opts.Message,
 		Canary: opts.Canary, Gate: gate,
 		Journal:  &deploy.Journal{Path: filepath.Join(stateDir(d), "deploy-journal.json")},
 		Progress: func(step string) { fmt.Fprintf(d.Stderr, "edgeconf: deploy: %s\n", step) },
