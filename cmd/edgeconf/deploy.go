@@ -31,6 +31,7 @@ type deployOptions struct {
 	URL              string
 	ProbeHost        string
 	Migrate          bool
+	ProbeInterval    time.Duration
 }
 
 func newDeployCmd(d *deps, g *globalOptions) *cobra.Command {
@@ -88,6 +89,9 @@ It needs CLOUDFLARE_API_TOKEN and CLOUDFLARE_ACCOUNT_ID (environment or
 			if opts.Canary != 0 && opts.URL == "" {
 				return usageErrorf("--canary needs --url: the Worker's URL to probe (its workers.dev URL, a route or a custom domain)")
 			}
+			if opts.ProbeInterval <= 0 {
+				return usageErrorf("--probe-interval must be positive, not %s", opts.ProbeInterval)
+			}
 			if opts.CanaryWindow <= 0 {
 				return usageErrorf("--canary-window must be positive, not %s", opts.CanaryWindow)
 			}
@@ -113,6 +117,8 @@ It needs CLOUDFLARE_API_TOKEN and CLOUDFLARE_ACCOUNT_ID (environment or
 	f.StringVar(&opts.SecretsFile, "secrets-file", "", "a NAME=value file with the values of cloudflare.secrets (else the environment or .env)")
 	f.StringVar(&opts.URL, "url", "", "the Worker's URL for the smoke test and canary probes (default: no probes)")
 	f.StringVar(&opts.ProbeHost, "probe-host", "", "the Host header of the probes, when --url is an address (edgeconf emulate serves Workers by Host)")
+	f.DurationVar(&opts.ProbeInterval, "probe-interval", 5*time.Second, "time between two probes of the smoke test and canary")
+	f.BoolVarP(&g.target.Quiet, "quiet", "q", false, "do not print the target and retry progress on stderr")
 	opts.Output = addOutputFlag(f, "table", "json")
 	return cmd
 }
@@ -214,7 +220,7 @@ func runDeploy(ctx context.Context, d *deps, g *globalOptions, opts *deployOptio
 		}
 	}
 	gate := deploy.GateFromConfig(doc.Config.Monitoring.Alerts)
-	gate.Window = opts.CanaryWindow
+	gate.Window, gate.Interval = opts.CanaryWindow, opts.ProbeInterval
 	ao := deploy.ApplyOptions{
 		Yes: opts.Yes, Migrate: opts.Migrate, AllowTakeover: opts.AllowTakeover, Secret: secret, Message: opts.Message,
 		Canary: opts.Canary, Gate: gate,
