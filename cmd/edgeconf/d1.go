@@ -9,18 +9,22 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"text/tabwriter"
+	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/factory-wager/edgeconf/cloudflare"
 	"github.com/factory-wager/edgeconf/config"
 	"github.com/factory-wager/edgeconf/d1"
+	"github.com/factory-wager/edgeconf/d1/cache"
 	"github.com/factory-wager/edgeconf/d1/dump"
 	"github.com/factory-wager/edgeconf/d1/migrate"
 	"github.com/factory-wager/edgeconf/d1/sqlite"
+	"github.com/factory-wager/edgeconf/kvstore"
 	"github.com/factory-wager/edgeconf/refs"
 )
 
@@ -164,7 +168,8 @@ func parseParam(s string) any {
 
 func newD1QueryCmd(d *deps, g *globalOptions) *cobra.Command {
 	var params []string
-	var file, output string
+	var file, output, cacheKV string
+	var cacheTTL time.Duration
 	cmd := &cobra.Command{
 		Use:   "query DB [SQL]",
 		Short: "Run SQL: one statement with --param values, or a script (SQL or --file) in one transaction",
@@ -179,8 +184,15 @@ and a failing one rolls all back and is named by its line.
 -o table (the default) prints the last statement's rows; -o json prints every
 statement as {"results":[{column: value}], "success": true, "meta": {...}},
 the shape of wrangler d1 execute --json; -o csv prints the last statement's
-rows with a header line.`,
+rows with a header line.
+
+--cache TTL answers read-only statements from a cache in Workers KV (the
+namespace of --cache-kv, default the first of cloudflare.kvNamespaces), keyed
+by the SQL and its parameters, for TTL (at least 60s); statements that write
+through it drop the cached results of the tables they name (docs/d1.md). It
+says on stderr whether the answer was a hit or a miss.`,
 		Example: `  edgeconf d1 query DB "SELECT * FROM users WHERE id = ?" --param 1
+  edgeconf d1 query DB "SELECT count(*) FROM users" --cache 5m
   edgeconf d1 query DB --file seed.sql
   edgeconf d1 query quantum-db "SELECT count(*) AS n FROM users" -o json --remote`,
 		Args: usageArgs(cobra.RangeArgs(1, 2)),
@@ -206,13 +218,24 @@ rows with a header line.`,
 			if len(params) > 0 && len(d1.Split(sql)) != 1 {
 				return usageErrorf("--param binds one statement; this SQL has %d", len(d1.Split(sql)))
 			}
+			if cacheTTL != 0 && cacheTTL < kvstore.MinTTL {
+				return usageErrorf("--cache %s is below Workers KV's minimum TTL of %s", cacheTTL, kvstore.MinTTL)
+			}
 			ctx, cancel := interruptible(cmd.Context())
 			defer cancel()
 			t, err := openD1(ctx, d, g, args[0], false)
 			if err != nil {
 				return err
 			}
-			defer t.db.Close()
+			defer func() { t.db.Close() }() // the cache, when there is one
+			var c *cache.Cache
+			if cacheTTL > 0 {
+				if c, err = openD1Cache(ctx, d, g, t, cacheKV, cacheTTL); err != nil {
+					return err
+				}
+				t.db = c
+				defer func() { reportCache(d, g, c.Stats()) }()
+			}
 			var results []d1.Result
 			if len(params) > 0 {
 				vals := make([]any, len(params))
@@ -234,7 +257,54 @@ rows with a header line.`,
 	cmd.Flags().StringArrayVar(&params, "param", nil, "a value for the next ? placeholder (repeat for each)")
 	cmd.Flags().StringVar(&file, "file", "", "read the SQL from FILE (at most 10 MiB)")
 	cmd.Flags().StringVarP(&output, "output", "o", "table", "output format: table, json or csv")
+	cmd.Flags().DurationVar(&cacheTTL, "cache", 0, "answer reads from a KV cache kept this long (at least 60s; default off)")
+	cmd.Flags().StringVar(&cacheKV, "cache-kv", "", "the KV binding that holds the cache (default: the first of cloudflare.kvNamespaces)")
 	return cmd
+}
+
+// openD1Cache wraps the database in a KV read-through cache; the KV store
+// is closed with the cache's database.
+func openD1Cache(ctx context.Context, d *deps, g *globalOptions, t *d1Target, binding string, ttl time.Duration) (*cache.Cache, error) {
+	kvs := t.doc.Config.Cloudflare.KVNamespaces
+	if len(kvs) == 0 {
+		return nil, usageErrorf("--cache needs a KV namespace: declare one under cloudflare.kvNamespaces")
+	}
+	if binding == "" {
+		binding = kvs[0].Binding
+	}
+	if !slices.ContainsFunc(kvs, func(k config.KVNamespace) bool { return k.Binding == binding }) {
+		return nil, usageErrorf("--cache-kv %s: no such binding under cloudflare.kvNamespaces", binding)
+	}
+	s, err := openKV(ctx, targetOptions(d, g, t.doc, true), binding)
+	if err != nil {
+		return nil, err
+	}
+	if s.err != nil {
+		s.close()
+		return nil, failed(s.err)
+	}
+	c, err := cache.New(cache.Options{DB: closeWith{t.db, s.close}, Store: s.kv, TTL: ttl, Prefix: "edgeconf/v1/d1cache/" + t.decl.Name + "/"})
+	if err != nil {
+		s.close()
+		return nil, &exitError{code: exitUsage, err: err}
+	}
+	return c, nil
+}
+
+// closeWith is a database that also releases another resource on Close.
+type closeWith struct {
+	d1.DB
+	also func() error
+}
+
+func (c closeWith) Close() error { return errors.Join(c.DB.Close(), c.also()) }
+
+// reportCache says on stderr how the cache answered.
+func reportCache(d *deps, g *globalOptions, st cache.Stats) {
+	if g.target.Quiet {
+		return
+	}
+	fmt.Fprintf(d.Stderr, "edgeconf: d1 cache: %d hit(s), %d miss(es), %d invalidation(s), %d error(s)\n", st.Hits, st.Misses, st.Invalidations, st.Errors)
 }
 
 func readSQLFile(path string) ([]byte, error) {

@@ -148,3 +148,36 @@ func TestD1_Remote(t *testing.T) {
 		t.Fatalf("no token: %d %s", code, errOut)
 	}
 }
+
+// TestD1Query_Cache: --cache answers a repeated read from KV, a write
+// through it invalidates, and a TTL under KV's minimum is a usage error.
+func TestD1Query_Cache(t *testing.T) {
+	env := map[string]string{"EDGECONF_STATE_DIR": filepath.Join(t.TempDir(), "state")}
+	run := func(want int, args ...string) (string, string) {
+		t.Helper()
+		code, out, errOut := runCLI(t, env, append(args, "-c", example)...)
+		if code != want {
+			t.Fatalf("%v: exit %d, want %d\n%s\n%s", args, code, want, out, errOut)
+		}
+		return out, errOut
+	}
+	run(0, "d1", "query", "DB", "CREATE TABLE t (x INTEGER); INSERT INTO t VALUES (1), (2);")
+	out, errOut := run(0, "d1", "query", "DB", "SELECT count(*) AS n FROM t", "--cache", "5m")
+	if !strings.Contains(out, "2") || !strings.Contains(errOut, "0 hit(s), 1 miss(es)") {
+		t.Fatalf("first cached read: %s / %s", out, errOut)
+	}
+	out, errOut = run(0, "d1", "query", "DB", "SELECT count(*) AS n FROM t", "--cache", "5m")
+	if !strings.Contains(out, "2") || !strings.Contains(errOut, "1 hit(s), 0 miss(es)") {
+		t.Fatalf("second cached read: %s / %s", out, errOut)
+	}
+	_, errOut = run(0, "d1", "query", "DB", "INSERT INTO t VALUES (3)", "--cache", "5m")
+	if !strings.Contains(errOut, "1 invalidation(s)") {
+		t.Fatalf("a write through the cache: %s", errOut)
+	}
+	out, errOut = run(0, "d1", "query", "DB", "SELECT count(*) AS n FROM t", "--cache", "5m", "-q")
+	if !strings.Contains(out, "3") || strings.Contains(errOut, "d1 cache") {
+		t.Fatalf("read after the write (quiet): %s / %s", out, errOut)
+	}
+	run(exitUsage, "d1", "query", "DB", "SELECT 1", "--cache", "30s")
+	run(exitUsage, "d1", "query", "DB", "SELECT 1", "--cache", "5m", "--cache-kv", "NOPE")
+}

@@ -138,8 +138,17 @@ func (c *Cache) Query(ctx context.Context, sql string, params ...any) (d1.Result
 	return res, nil
 }
 
-// Batch runs on the database and invalidates what its statements write.
+// Batch runs on the database and invalidates what its statements write. A
+// batch of one statement is answered as Query answers it (a script of one
+// cacheable read is cached).
 func (c *Cache) Batch(ctx context.Context, stmts []d1.Statement) ([]d1.Result, error) {
+	if len(stmts) == 1 {
+		res, err := c.Query(ctx, stmts[0].SQL, stmts[0].Params...)
+		if err != nil {
+			return nil, err
+		}
+		return []d1.Result{res}, nil
+	}
 	res, err := c.db.Batch(ctx, stmts)
 	if err != nil {
 		return nil, err

@@ -219,3 +219,22 @@ func TestNew_Bad(t *testing.T) {
 		t.Error("bad batch accepted")
 	}
 }
+
+// TestCache_BatchOfOneRead: a batch of one read (what a one-statement
+// script becomes) is cached like Query.
+func TestCache_BatchOfOneRead(t *testing.T) {
+	ctx := context.Background()
+	c, db, _, _ := setup(t)
+	for i := 0; i < 2; i++ {
+		res, err := c.Batch(ctx, []d1.Statement{{SQL: "SELECT id, v FROM a ORDER BY id"}})
+		if err != nil || len(res) != 1 {
+			t.Fatalf("batch of one: %v, %v", res, err)
+		}
+	}
+	if s := c.Stats(); s.Hits != 1 || s.Misses != 1 || db.queries != 1 {
+		t.Fatalf("stats %+v, database queried %d times", s, db.queries)
+	}
+	if _, err := c.Batch(ctx, []d1.Statement{{SQL: "SELEC broken"}}); err == nil {
+		t.Fatal("a broken statement in a batch of one succeeded")
+	}
+}
