@@ -26,6 +26,7 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/cloudflare/cloudflare-go/v6/accounts"
@@ -34,6 +35,7 @@ import (
 	"github.com/cloudflare/cloudflare-go/v6/option"
 	"github.com/cloudflare/cloudflare-go/v6/r2"
 	"github.com/cloudflare/cloudflare-go/v6/user"
+	"github.com/cloudflare/cloudflare-go/v6/workers"
 )
 
 // DefaultBaseURL is Cloudflare's API; `edgeconf emulate` serves the same
@@ -93,6 +95,9 @@ type Client struct {
 	buckets  *r2.BucketService
 	dbs      *d1.DatabaseService
 	sdk      []option.RequestOption // for the services made on first use (workers, dns, zones)
+
+	workersOnce sync.Once
+	workers     *workers.WorkerService
 }
 
 // New returns a client. It makes no request.

@@ -154,7 +154,12 @@ func (c *Client) scriptPath(script string) (string, error) {
 	return "accounts/" + url.PathEscape(c.accountID) + "/workers/scripts/" + url.PathEscape(script), nil
 }
 
-func (c *Client) workersSDK() *workers.WorkerService { return workers.NewWorkerService(c.sdk...) }
+// workersSDK is the SDK's Workers service, made on first use (it builds a
+// few dozen sub-services).
+func (c *Client) workersSDK() *workers.WorkerService {
+	c.workersOnce.Do(func() { c.workers = workers.NewWorkerService(c.sdk...) })
+	return c.workers
+}
 
 func (c *Client) accountParam() (string, bool) { return c.accountID, true }
 
