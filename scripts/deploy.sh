@@ -6,7 +6,8 @@
 # (percent, default 10; 0 deploys without a canary); CANARY_WINDOW (default
 # 5m); PROBE_INTERVAL (default 5s); DEPLOY_URL (the Worker's URL; required
 # for a canary); PROBE_HOST (optional Host header for the probes); EDGECONF
-# (the edgeconf command; default: go run ./cmd/edgeconf).
+# (the edgeconf command; default: go run ./cmd/edgeconf); DEPLOY_MESSAGE
+# (optional; the git commit is recorded either way).
 # Exit status: that of the first step that failed.
 set -euo pipefail
 
@@ -50,8 +51,8 @@ elif [[ "$CANARY" != 0 ]]; then
 	echo "deploy.sh: CANARY=$CANARY needs DEPLOY_URL (the Worker's URL to probe); set CANARY=0 to deploy without one" >&2
 	exit 2
 fi
-if [[ -n "${GITHUB_SHA:-}" ]]; then
-	args+=(--message "commit ${GITHUB_SHA:0:12}")
+if [[ -n "${DEPLOY_MESSAGE:-}" ]]; then
+	args+=(--message "$DEPLOY_MESSAGE") # edgeconf adds the git commit itself
 fi
 
 step "deploy"

@@ -110,7 +110,7 @@ It needs CLOUDFLARE_API_TOKEN and CLOUDFLARE_ACCOUNT_ID (environment or
 	f.DurationVar(&opts.Timeout, "timeout", 30*time.Minute, "give up after this long, canary window and retries included")
 	f.Float64Var(&opts.Canary, "canary", 0, "give the new version this share of the traffic (1-99 %) for --canary-window before promoting it")
 	f.DurationVar(&opts.CanaryWindow, "canary-window", 5*time.Minute, "how long the canary runs")
-	f.StringVar(&opts.Message, "message", "", "the version's and deployment's message (at most 100 characters)")
+	f.StringVar(&opts.Message, "message", "", "the version's and deployment's message (at most 100 characters; the git commit is added when in a repository)")
 	f.BoolVar(&opts.Migrate, "migrate", false, "apply the D1 databases' pending migrations before the upload (else they are left, with a warning)")
 	f.BoolVar(&opts.Yes, "yes", false, "apply destructive changes (removed bindings, classes, routes, domains, records)")
 	f.BoolVar(&opts.AllowTakeover, "allow-dns-takeover", false, "change routes, custom domains and DNS records edgeconf did not create")
@@ -222,7 +222,8 @@ func runDeploy(ctx context.Context, d *deps, g *globalOptions, opts *deployOptio
 	gate := deploy.GateFromConfig(doc.Config.Monitoring.Alerts)
 	gate.Window, gate.Interval = opts.CanaryWindow, opts.ProbeInterval
 	ao := deploy.ApplyOptions{
-		Yes: opts.Yes, Migrate: opts.Migrate, AllowTakeover: opts.AllowTakeover, Secret: secret, Message: opts.Message,
+		Yes: opts.Yes, Migrate: opts.Migrate, AllowTakeover: opts.AllowTakeover, Secret: secret,
+		Message: deploy.VersionMessage(opts.Message, doc.Dir()),
 		Canary: opts.Canary, Gate: gate,
 		Journal:  &deploy.Journal{Path: filepath.Join(stateDir(d), "deploy-journal.json")},
 		Progress: func(step string) { fmt.Fprintf(d.Stderr, "edgeconf: deploy: %s\n", step) },
