@@ -224,7 +224,7 @@ func runDeploy(ctx context.Context, d *deps, g *globalOptions, opts *deployOptio
 	ao := deploy.ApplyOptions{
 		Yes: opts.Yes, Migrate: opts.Migrate, AllowTakeover: opts.AllowTakeover, Secret: secret,
 		Message: deploy.VersionMessage(opts.Message, doc.Dir()),
-		Canary: opts.Canary, Gate: gate,
+		Canary:  opts.Canary, Gate: gate,
 		Journal:  &deploy.Journal{Path: filepath.Join(stateDir(d), "deploy-journal.json")},
 		Progress: func(step string) { fmt.Fprintf(d.Stderr, "edgeconf: deploy: %s\n", step) },
 	}
