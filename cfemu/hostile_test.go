@@ -46,7 +46,7 @@ func TestHostile_BodyRefusedBeforeRead(t *testing.T) {
 		status int
 		code   int
 	}{
-		{"no auth header", "", 8 << 20, 400, 6003},
+		{"no auth header", "", 8 << 20, 400, 9106},
 		{"wrong token", "Bearer nope", 8 << 20, 403, 10000},
 		{"announced over the limit", "Bearer " + token, 8 << 20, 413, 10027},
 	} {

@@ -10,15 +10,48 @@ import (
 	"time"
 )
 
-// bucket is R2 bucket management; objects live behind the S3 API, which
-// the emulator does not serve.
+// bucket is an R2 bucket. Its objects are those written through the REST
+// objects API wrangler uses (r2 object put/get/delete --remote); the S3 API
+// is not served (versitygw plays that part in tests).
 type bucket struct {
-	Name         string    `json:"name"`
-	CreationDate time.Time `json:"creation_date"`
-	Location     string    `json:"location"`
-	StorageClass string    `json:"storage_class"`
-	Jurisdiction string    `json:"jurisdiction"`
+	Name         string             `json:"name"`
+	CreationDate time.Time          `json:"creation_date"`
+	Location     string             `json:"location"`
+	StorageClass string             `json:"storage_class"`
+	Jurisdiction string             `json:"jurisdiction"`
+	Objects      map[string]*object `json:"objects,omitempty"`
 }
+
+// jurisdiction is the request's cf-r2-jurisdiction ("default" when absent).
+func (c *call) jurisdiction() string {
+	j := strings.ToLower(c.r.Header.Get("cf-r2-jurisdiction"))
+	if j == "" {
+		return "default"
+	}
+	return j
+}
+
+// bucketKey is where a bucket is kept in its account: by name in the
+// default jurisdiction, by jurisdiction/name in the others, so that "eu"
+// and the default jurisdiction may each have a bucket of one name.
+func bucketKey(jurisdiction, name string) string {
+	if jurisdiction == "default" {
+		return name
+	}
+	return jurisdiction + "/" + name
+}
+
+// bucket finds the bucket of the path in the request's jurisdiction; the
+// caller holds e.mu.
+func (c *call) bucket() (*bucket, *apiErr) {
+	b := c.e.st.account(c.param("account_id")).Buckets[bucketKey(c.jurisdiction(), c.param("bucket"))]
+	if b == nil {
+		return nil, bucketMissing()
+	}
+	return b, nil
+}
+
+var jurisdictions = map[string]bool{"default": true, "eu": true, "fedramp": true}
 
 func (b *bucket) json() map[string]any {
 	return map[string]any{
@@ -66,14 +99,14 @@ func (e *Emulator) createBucket(c *call) error {
 	default:
 		return badRequest("storageClass %q is not Standard or InfrequentAccess", req.StorageClass)
 	}
-	jur := c.r.Header.Get("cf-r2-jurisdiction")
-	if jur == "" {
-		jur = "default"
+	jur := c.jurisdiction()
+	if !jurisdictions[jur] {
+		return badRequest("cf-r2-jurisdiction %q is not default, eu or fedramp", jur)
 	}
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	a := e.st.account(c.param("account_id"))
-	if a.Buckets[req.Name] != nil {
+	if a.Buckets[bucketKey(jur, req.Name)] != nil {
 		return fail(http.StatusBadRequest, codeBucketExists, "The bucket you tried to create already exists, and you own it.")
 	}
 	loc := strings.ToUpper(req.LocationHint)
@@ -81,7 +114,7 @@ func (e *Emulator) createBucket(c *call) error {
 		loc = "ENAM"
 	}
 	b := &bucket{Name: req.Name, CreationDate: c.now, Location: loc, StorageClass: req.StorageClass, Jurisdiction: jur}
-	a.Buckets[b.Name] = b
+	a.Buckets[bucketKey(jur, b.Name)] = b
 	return e.commit(c, b.json())
 }
 
@@ -102,8 +135,9 @@ func (e *Emulator) listBuckets(c *call) error {
 	}
 	e.mu.Lock()
 	var all []*bucket
+	jur := c.jurisdiction()
 	for _, b := range e.st.account(c.param("account_id")).Buckets {
-		if strings.Contains(b.Name, q.Get("name_contains")) {
+		if b.Jurisdiction == jur && strings.Contains(b.Name, q.Get("name_contains")) {
 			all = append(all, b)
 		}
 	}
@@ -128,9 +162,9 @@ func (e *Emulator) listBuckets(c *call) error {
 func (e *Emulator) getBucket(c *call) error {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	b := e.st.account(c.param("account_id")).Buckets[c.param("bucket")]
-	if b == nil {
-		return bucketMissing()
+	b, aerr := c.bucket()
+	if aerr != nil {
+		return aerr
 	}
 	return c.ok(b.json())
 }
@@ -143,9 +177,9 @@ func (e *Emulator) editBucket(c *call) error {
 	}
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	b := e.st.account(c.param("account_id")).Buckets[c.param("bucket")]
-	if b == nil {
-		return bucketMissing()
+	b, aerr := c.bucket()
+	if aerr != nil {
+		return aerr
 	}
 	b.StorageClass = class
 	return e.commit(c, b.json())
@@ -154,10 +188,13 @@ func (e *Emulator) editBucket(c *call) error {
 func (e *Emulator) deleteBucket(c *call) error {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	a := e.st.account(c.param("account_id"))
-	if a.Buckets[c.param("bucket")] == nil {
-		return bucketMissing()
+	b, aerr := c.bucket()
+	if aerr != nil {
+		return aerr
 	}
-	delete(a.Buckets, c.param("bucket"))
+	if len(b.Objects) > 0 {
+		return fail(http.StatusConflict, codeBucketNotEmpty, "The bucket you tried to delete is not empty.")
+	}
+	delete(e.st.account(c.param("account_id")).Buckets, bucketKey(c.jurisdiction(), c.param("bucket")))
 	return e.commit(c, struct{}{})
 }

@@ -46,16 +46,19 @@ func TestR2Buckets(t *testing.T) {
 	for i := 0; i < 5; i++ {
 		h.want(h.do("POST", buckets, map[string]string{"name": fmt.Sprintf("b-%d", i), "storageClass": "InfrequentAccess"}, "cf-r2-jurisdiction", "eu"), 200, 0)
 	}
+	// A bucket of the same name in the default jurisdiction is another bucket.
+	h.want(h.do("POST", buckets, map[string]string{"name": "b-0"}), 200, 0)
+	eu := []string{"cf-r2-jurisdiction", "eu"}
 	var names []string
 	cursor := ""
 	for {
-		a := h.do("GET", buckets+"?per_page=2&name_contains=b-&cursor="+cursor, nil)
+		a := h.do("GET", buckets+"?per_page=2&name_contains=b-&cursor="+cursor, nil, eu...)
 		var res struct {
 			Buckets []struct{ Name, Jurisdiction string }
 		}
 		a.result(t, &res)
 		for _, b := range res.Buckets {
-			names = append(names, b.Name)
+			names = append(names, b.Name+"/"+b.Jurisdiction)
 		}
 		var info struct{ Cursor string }
 		json.Unmarshal(a.Env.ResultInfo, &info)
@@ -64,21 +67,51 @@ func TestR2Buckets(t *testing.T) {
 		}
 		cursor = info.Cursor
 	}
-	if fmt.Sprint(names) != "[b-0 b-1 b-2 b-3 b-4]" {
-		t.Errorf("paged buckets: %v", names)
+	if fmt.Sprint(names) != "[b-0/eu b-1/eu b-2/eu b-3/eu b-4/eu]" {
+		t.Errorf("paged eu buckets: %v", names)
 	}
-	a := h.do("GET", buckets+"?direction=desc&start_after=b-3", nil)
+	if a := h.do("GET", buckets, nil); !strings.Contains(string(a.Env.Result), `"jurisdiction":"default"`) || strings.Contains(string(a.Env.Result), `"eu"`) {
+		t.Errorf("the default listing shows other jurisdictions: %s", a.Env.Result)
+	}
+	a := h.do("GET", buckets+"?direction=desc&start_after=b-3", nil, eu...)
 	if !strings.Contains(string(a.Env.Result), "b-2") || strings.Contains(string(a.Env.Result), "b-4") {
 		t.Errorf("desc after b-3: %s", a.Env.Result)
 	}
+	h.want(h.do("POST", buckets, map[string]string{"name": "x-1"}, "cf-r2-jurisdiction", "mars"), 400, 10001)
 	h.want(h.do("GET", buckets+"?cursor=%25", nil), 400, 10001)
 	h.want(h.do("GET", buckets+"?per_page=0", nil), 400, 10001)
-	h.want(h.do("PATCH", buckets+"/b-0", nil, "cf-r2-storage-class", "Standard"), 200, 0)
+	h.want(h.do("PATCH", buckets+"/b-0", nil, "cf-r2-storage-class", "Standard", "cf-r2-jurisdiction", "eu"), 200, 0)
 	h.want(h.do("PATCH", buckets+"/b-0", nil, "cf-r2-storage-class", "Cold"), 400, 10001)
 	h.want(h.do("PATCH", buckets+"/zz", nil, "cf-r2-storage-class", "Standard"), 404, 10006)
+	h.want(h.do("GET", buckets+"/b-1", nil), 404, 10006)
+	h.want(h.do("GET", buckets+"/b-1", nil, eu...), 200, 0)
+	h.want(h.do("DELETE", buckets+"/b-0", nil, eu...), 200, 0)
+	h.want(h.do("DELETE", buckets+"/b-0", nil, eu...), 404, 10006)
+	h.want(h.do("GET", buckets+"/b-0", nil), 200, 0) // the default one is still there
 	h.want(h.do("DELETE", buckets+"/b-0", nil), 200, 0)
-	h.want(h.do("DELETE", buckets+"/b-0", nil), 404, 10006)
 	h.want(h.do("GET", buckets+"/b-0", nil), 404, 10006)
+}
+
+// TestR2Objects: the REST objects API wrangler uses: put with headers, get
+// the bytes back, delete (also of a missing key), limits, and a bucket with
+// objects cannot be deleted.
+func TestR2Objects(t *testing.T) {
+	h := newHarness(t, cfemu.Options{})
+	buckets := "accounts/" + account + "/r2/buckets"
+	h.want(h.do("POST", buckets, map[string]string{"name": "files"}), 200, 0)
+	obj := buckets + "/files/objects/docs%2Fa.txt"
+	h.want(h.do("PUT", obj, "hello", "Content-Type", "text/plain"), 200, 0)
+	a := h.do("GET", obj, nil)
+	if a.Status != 200 || string(a.Raw) != "hello" || a.Header.Get("Content-Type") != "text/plain" || a.Header.Get("ETag") == "" {
+		t.Fatalf("get: %d %q %v", a.Status, a.Raw, a.Header)
+	}
+	h.want(h.do("GET", buckets+"/files/objects/missing", nil), 404, 10007)
+	h.want(h.do("PUT", buckets+"/nope/objects/a", "x"), 404, 10006)
+	h.want(h.do("DELETE", buckets+"/files", nil), 409, 10008)
+	h.want(h.do("DELETE", obj, nil), 200, 0)
+	h.want(h.do("DELETE", obj, nil), 200, 0)
+	h.want(h.do("GET", obj, nil), 404, 10007)
+	h.want(h.do("DELETE", buckets+"/files", nil), 200, 0)
 }
 
 func TestD1(t *testing.T) {

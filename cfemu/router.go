@@ -108,10 +108,14 @@ func match(pattern, segs []string) (map[string]string, bool) {
 	return params, len(pattern) == len(segs)
 }
 
-// authenticate checks the Bearer token, answering as Cloudflare does: a
-// missing or malformed header is 400/6003, a wrong token 403/10000.
+// authenticate checks the Bearer token, answering as Cloudflare does: no
+// credentials at all is 400/9106, a malformed Authorization header
+// 400/6003, a wrong token 403/10000.
 func (e *Emulator) authenticate(c *call) *apiErr {
 	h := c.r.Header.Get("Authorization")
+	if h == "" && c.r.Header.Get("X-Auth-Key") == "" && c.r.Header.Get("X-Auth-Email") == "" {
+		return fail(http.StatusBadRequest, codeNoAuth, "Missing X-Auth-Key, X-Auth-Email or Authorization headers")
+	}
 	tok, ok := strings.CutPrefix(h, "Bearer ")
 	tok = strings.TrimSpace(tok)
 	if !ok || tok == "" || strings.ContainsAny(tok, " \t") {
@@ -137,7 +141,9 @@ func (e *Emulator) routes() *router {
 	e.workersRoutes(rt)
 	e.zoneRoutes(rt)
 	e.r2Routes(rt)
+	e.r2ObjectRoutes(rt)
 	e.d1Routes(rt)
 	e.tokenRoutes(rt)
+	e.wranglerRoutes(rt)
 	return rt
 }

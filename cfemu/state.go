@@ -31,6 +31,7 @@ type account struct {
 	Domains    map[string]*domain    `json:"domains"`
 	Buckets    map[string]*bucket    `json:"buckets"`
 	Databases  map[string]*database  `json:"databases"`
+	Subdomain  string                `json:"subdomain,omitempty"` // workers.dev subdomain set with PUT
 }
 
 func newState() *state {

@@ -28,6 +28,12 @@ type script struct {
 	Versions    []*version         `json:"versions"`    // oldest first
 	Deployments []*deployment      `json:"deployments"` // oldest first; the last is live
 	Secrets     map[string]*secret `json:"secrets"`
+	// WorkersDev and PreviewsEnabled are the workers.dev toggles.
+	WorkersDev      bool       `json:"workers_dev,omitempty"`
+	PreviewsEnabled bool       `json:"previews_enabled,omitempty"`
+	Schedules       []schedule `json:"schedules,omitempty"`
+	Logpush         bool       `json:"logpush,omitempty"`
+	Tags            []string   `json:"tags,omitempty"`
 }
 
 type module struct {
@@ -368,11 +374,18 @@ func (e *Emulator) uploadScript(c *call) error {
 		a.Scripts[name] = s
 	}
 	v := s.newVersion(up, c.now)
-	s.Deployments = append(s.Deployments, &deployment{
-		ID: newUUID(), CreatedOn: c.now, Source: "api", Strategy: "percentage",
+	v.Source = sourceOf(c.r)
+	d := &deployment{
+		ID: newUUID(), CreatedOn: c.now, Source: v.Source, Strategy: "percentage",
 		Versions: []deployedVersion{{VersionID: v.ID, Percentage: 100}}, AuthorEmail: authorEmail,
-	})
-	return e.commit(c, s.json())
+	}
+	s.Deployments = append(s.Deployments, d)
+	out := s.json()
+	// deployment_id is, despite its name, the id of the version the upload
+	// made (wrangler prints it as "Current Version ID").
+	out["deployment_id"] = v.ID
+	out["last_deployed_from"] = v.Source
+	return e.commit(c, out)
 }
 
 func (e *Emulator) getScriptContent(c *call) error {
@@ -411,7 +424,7 @@ func (e *Emulator) deleteScript(c *call) error {
 	if _, aerr := c.script(); aerr != nil {
 		return aerr
 	}
-	delete(e.st.account(c.param("account_id")).Scripts, c.param("script"))
+	e.removeScript(c.param("account_id"), c.param("script"))
 	return e.commit(c, nil)
 }
 
@@ -429,6 +442,7 @@ func (e *Emulator) uploadVersion(c *call) error {
 		return aerr
 	}
 	v := s.newVersion(up, c.now)
+	v.Source = sourceOf(c.r)
 	return e.commit(c, v.json(true))
 }
 

@@ -139,9 +139,10 @@ type Script struct {
 // ScriptUploadResult is what a script upload answers.
 type ScriptUploadResult struct {
 	Etag string
-	// DeploymentID is the deployment the upload created; "" when the API
-	// did not say (older answers), in which case Deployments tells.
-	DeploymentID string
+	// VersionID is the version the upload made and deployed (the answer's
+	// deployment_id, which names a version despite its name); "" when the
+	// API did not say, in which case Deployments tells.
+	VersionID string
 }
 
 func (c *Client) scriptPath(script string) (string, error) {
@@ -288,14 +289,14 @@ func (c *Client) UploadScript(ctx context.Context, script string, up Upload) (Sc
 	}
 	var env struct {
 		Result struct {
-			Etag         string `json:"etag"`
-			DeploymentID string `json:"deployment_id"`
+			Etag      string `json:"etag"`
+			VersionID string `json:"deployment_id"`
 		} `json:"result"`
 	}
 	if err := c.callJSON(ctx, http.MethodPut, path, ct, body, &env); err != nil {
 		return ScriptUploadResult{}, fmt.Errorf("upload worker %s: %w", script, err)
 	}
-	return ScriptUploadResult{Etag: env.Result.Etag, DeploymentID: env.Result.DeploymentID}, nil
+	return ScriptUploadResult{Etag: env.Result.Etag, VersionID: env.Result.VersionID}, nil
 }
 
 // UploadVersion uploads a new version of an existing Worker without

@@ -45,8 +45,8 @@ func TestWorkers_UploadVersionDeployRollback(t *testing.T) {
 		t.Errorf("script upload answered no etag: %+v", res)
 	}
 	deps, err := c.Deployments(ctx, "app")
-	if err != nil || len(deps) != 1 || len(deps[0].Versions) != 1 || deps[0].Versions[0].Percentage != 100 {
-		t.Fatalf("after the first upload, deployments = %+v, %v; want one at 100 %%", deps, err)
+	if err != nil || len(deps) != 1 || len(deps[0].Versions) != 1 || deps[0].Versions[0].Percentage != 100 || deps[0].Versions[0].VersionID != res.VersionID {
+		t.Fatalf("after the first upload (version %s), deployments = %+v, %v; want it at 100 %%", res.VersionID, deps, err)
 	}
 	first := deps[0].Versions[0].VersionID
 
