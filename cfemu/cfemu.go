@@ -146,11 +146,12 @@ type Emulator struct {
 
 	rl *rateLimiter
 
-	mu    sync.Mutex    // guards st
-	gen   atomic.Uint64 // counts changes of st (see Generation)
-	st    *state
-	d1    *d1Pool
-	saver *saver
+	mu      sync.Mutex    // guards st and imports
+	gen     atomic.Uint64 // counts changes of st (see Generation)
+	st      *state
+	imports map[string]*d1Import // D1 imports under way, by upload token
+	d1      *d1Pool
+	saver   *saver
 }
 
 // New returns an emulator, loading the state from opts.StateDir if it holds one.
@@ -249,7 +250,7 @@ func (e *Emulator) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	// valid token, or announcing a body too large, costs no buffering.
 	c := &call{e: e, w: w, r: r, now: ev.Time}
 	h, aerr := e.dispatch(c)
-	if aerr == nil {
+	if aerr == nil && !h.public {
 		aerr = e.authenticate(c)
 	}
 	if aerr == nil && r.ContentLength > e.opts.MaxBodyBytes {

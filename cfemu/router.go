@@ -31,6 +31,9 @@ type route struct {
 	segs    []string
 	fn      func(*call) error
 	limited bool // counts against the global rate limit
+	// public routes are capability URLs (a presigned upload): the secret
+	// is in the path, and no Authorization header is asked for.
+	public bool
 }
 
 type router struct {
@@ -39,6 +42,11 @@ type router struct {
 
 func (rt *router) handle(method, pattern string, fn func(*call) error) {
 	rt.routes = append(rt.routes, &route{method: method, segs: strings.Split(strings.Trim(pattern, "/"), "/"), fn: fn, limited: true})
+}
+
+// handlePublic adds a capability route: no credentials, no rate limit.
+func (rt *router) handlePublic(method, pattern string, fn func(*call) error) {
+	rt.routes = append(rt.routes, &route{method: method, segs: strings.Split(strings.Trim(pattern, "/"), "/"), fn: fn, public: true})
 }
 
 // dispatch finds the route of the request and fills c.params. It answers
@@ -143,6 +151,7 @@ func (e *Emulator) routes() *router {
 	e.r2Routes(rt)
 	e.r2ObjectRoutes(rt)
 	e.d1Routes(rt)
+	e.d1ImportRoutes(rt)
 	e.tokenRoutes(rt)
 	e.wranglerRoutes(rt)
 	return rt
