@@ -68,6 +68,9 @@ func (e *Emulator) d1Import(c *call) error {
 		if e.imports == nil {
 			e.imports = map[string]*d1Import{}
 		}
+		if old := e.importFor(d.UUID, im.filename); old != nil {
+			delete(e.imports, old.token) // the same file again starts afresh
+		}
 		if len(e.imports) >= maxD1Imports {
 			var oldest *d1Import
 			for _, x := range e.imports {
