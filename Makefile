@@ -72,7 +72,7 @@ define apt-install
 	fi
 endef
 
-.PHONY: build tools tools-go tools-npm tools-apt tools-bench test lint bench fuzz clean clean-tools help
+.PHONY: build tools tools-go tools-npm tools-apt tools-bench test test-cloudflare lint bench fuzz clean clean-tools help
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/^([a-z-]+):.*## /  \1\t/' | expand -t 16
@@ -121,6 +121,9 @@ test: tools ## go test -race with coverage, then the coverage gate
 		echo "coverage gate: go test wrote no $(COVERPROFILE)" >&2; status=1; \
 	fi; \
 	exit $$status
+
+test-cloudflare: ## the KV and object-store suites and a Workers round trip against a real account (never run by CI; see docs/cloudflare.md)
+	$(GO) test -tags cloudflare -count=1 -v -run '^TestReal_' ./cloudflare/ ./r2/
 
 lint: tools-go ## go vet and staticcheck
 	$(GO) vet ./...

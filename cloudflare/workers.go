@@ -659,3 +659,42 @@ func (c *Client) DatabaseByID(ctx context.Context, uuid string) (Database, error
 	}
 	return Database{UUID: db.UUID, Name: db.Name}, nil
 }
+
+// DeleteNamespace deletes a KV namespace and its keys; a missing one is an
+// error wrapping ErrNotFound.
+func (c *Client) DeleteNamespace(ctx context.Context, id string) error {
+	if err := c.needAccount(); err != nil {
+		return err
+	}
+	path := "accounts/" + url.PathEscape(c.accountID) + "/storage/kv/namespaces/" + url.PathEscape(id)
+	if err := c.callJSON(ctx, http.MethodDelete, path, "", nil, &json.RawMessage{}); err != nil {
+		return fmt.Errorf("delete kv namespace %s: %w", id, c.notFound(err, "kv namespace "+id))
+	}
+	return nil
+}
+
+// DeleteBucket deletes an empty R2 bucket; a missing one is an error
+// wrapping ErrNotFound.
+func (c *Client) DeleteBucket(ctx context.Context, name string) error {
+	if err := c.needAccount(); err != nil {
+		return err
+	}
+	path := "accounts/" + url.PathEscape(c.accountID) + "/r2/buckets/" + url.PathEscape(name)
+	if err := c.callJSON(ctx, http.MethodDelete, path, "", nil, &json.RawMessage{}); err != nil {
+		return fmt.Errorf("delete r2 bucket %s: %w", name, c.notFound(err, "r2 bucket "+name))
+	}
+	return nil
+}
+
+// DeleteDatabase deletes a D1 database; a missing one is an error wrapping
+// ErrNotFound.
+func (c *Client) DeleteDatabase(ctx context.Context, uuid string) error {
+	if err := c.needAccount(); err != nil {
+		return err
+	}
+	path := "accounts/" + url.PathEscape(c.accountID) + "/d1/database/" + url.PathEscape(uuid)
+	if err := c.callJSON(ctx, http.MethodDelete, path, "", nil, &json.RawMessage{}); err != nil {
+		return fmt.Errorf("delete d1 database %s: %w", uuid, c.notFound(err, "d1 database "+uuid))
+	}
+	return nil
+}

@@ -323,3 +323,36 @@ func TestWorkers_NeedAccount(t *testing.T) {
 		}
 	}
 }
+
+// TestDeleteResources: namespaces, buckets and databases are deleted, and
+// deleting what is gone is ErrNotFound.
+func TestDeleteResources(t *testing.T) {
+	e := newEnv(t, envOptions{})
+	c, ctx := e.client, context.Background()
+	ns, _, err := c.EnsureNamespace(ctx, "to-delete")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := c.EnsureBucket(ctx, "to-delete"); err != nil {
+		t.Fatal(err)
+	}
+	db, _, err := c.EnsureDatabase(ctx, "to-delete")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, del := range map[string]func() error{
+		"namespace": func() error { return c.DeleteNamespace(ctx, ns.ID) },
+		"bucket":    func() error { return c.DeleteBucket(ctx, "to-delete") },
+		"database":  func() error { return c.DeleteDatabase(ctx, db.UUID) },
+	} {
+		if err := del(); err != nil {
+			t.Fatalf("delete %s: %v", name, err)
+		}
+		if err := del(); !errors.Is(err, cloudflare.ErrNotFound) {
+			t.Errorf("delete %s again: %v, want ErrNotFound", name, err)
+		}
+	}
+	if _, err := c.DatabaseByID(ctx, db.UUID); !errors.Is(err, cloudflare.ErrNotFound) {
+		t.Errorf("a deleted database by id: %v", err)
+	}
+}
