@@ -536,11 +536,11 @@ func (v *validator) checkProxy() {
 			// url.Parse errors quote the input, which may hold a password.
 			v.invalid("proxy-url", "proxy.url", "not a URL (%s)", redactURLError(err))
 		case u.Scheme != "http" && u.Scheme != "https":
-			v.invalid("proxy-url", "proxy.url", "%s: the scheme must be http or https, not %q", u.Redacted(), u.Scheme)
+			v.invalid("proxy-url", "proxy.url", "%s: the scheme must be http or https, not %q", RedactURL(p.URL), u.Scheme)
 		case u.Host == "":
-			v.invalid("proxy-url", "proxy.url", "%s has no host", u.Redacted())
+			v.invalid("proxy-url", "proxy.url", "%s has no host", RedactURL(p.URL))
 		default:
-			s.summary = "via " + u.Redacted()
+			s.summary = "via " + RedactURL(p.URL)
 		}
 	}
 	for i, np := range p.NoProxy {
