@@ -1,7 +1,10 @@
 package config_test
 
 import (
+	"errors"
+	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 
 	"github.com/factory-wager/edgeconf/config"
@@ -39,6 +42,32 @@ func TestRedactValue(t *testing.T) {
 	for _, b := range []string{``, `7`, `{bad@`} {
 		if got := string(config.RedactJSON([]byte(b))); got != b {
 			t.Errorf("RedactJSON(%q) = %q", b, got)
+		}
+	}
+}
+
+// TestParse_DeepNesting: 150 levels of nesting are refused as too deeply
+// nested, naming the limit, not as "excessive aliasing".
+func TestParse_DeepNesting(t *testing.T) {
+	src := "domain: example.com\nx: " + strings.Repeat("[", 150) + strings.Repeat("]", 150) + "\n"
+	_, err := config.Parse(strings.NewReader(src), config.LoadOptions{})
+	if err == nil || !strings.Contains(err.Error(), "too deeply nested (limit 100 levels") || strings.Contains(err.Error(), "aliasing") {
+		t.Errorf("Parse of 150 levels = %v, want too deeply nested (limit 100 levels)", err)
+	}
+}
+
+// TestLoad_NotRegular: a FIFO (which would block a read until a writer
+// comes) and a directory are refused at once, naming what they are.
+func TestLoad_NotRegular(t *testing.T) {
+	dir := t.TempDir()
+	fifo := filepath.Join(dir, "cloudflare-config.yaml")
+	if err := syscall.Mkfifo(fifo, 0o600); err != nil {
+		t.Skipf("mkfifo: %v", err)
+	}
+	for path, kind := range map[string]string{fifo: "FIFO", dir: "directory"} {
+		_, err := config.Load(path, config.LoadOptions{})
+		if !errors.Is(err, config.ErrNotRegular) || !strings.Contains(err.Error(), kind) {
+			t.Errorf("Load(%s) = %v, want ErrNotRegular naming a %s", path, err, kind)
 		}
 	}
 }

@@ -539,6 +539,8 @@ func (v *validator) checkProxy() {
 			v.invalid("proxy-url", "proxy.url", "%s: the scheme must be http or https, not %q", RedactURL(p.URL), u.Scheme)
 		case u.Host == "":
 			v.invalid("proxy-url", "proxy.url", "%s has no host", RedactURL(p.URL))
+		case !validPort(u.Port()):
+			v.invalid("proxy-url", "proxy.url", "%s: port %s is not in 1..65535", RedactURL(p.URL), u.Port())
 		default:
 			s.summary = "via " + RedactURL(p.URL)
 		}
@@ -551,6 +553,15 @@ func (v *validator) checkProxy() {
 	if len(p.NoProxy) > 0 && p.URL != "" {
 		s.summary += fmt.Sprintf(", except %s", strings.Join(p.NoProxy, ", "))
 	}
+}
+
+// validPort reports whether p, the port of a URL, is empty or 1..65535.
+func validPort(p string) bool {
+	if p == "" {
+		return true
+	}
+	n, err := strconv.Atoi(p)
+	return err == nil && n >= 1 && n <= 65535
 }
 
 // redactURLError keeps the reason of a url.Error and drops the URL it quotes.
