@@ -197,6 +197,7 @@ func (k *KV) writeBatch(ctx context.Context, index int, batch []encodedPair) err
 		var p kv.NamespaceBulkUpdateParams
 		p.AccountID.Value, p.AccountID.Present = k.c.accountID, true
 		res, err := k.c.kv.BulkUpdate(ctx, k.id, p, option.WithRequestBody("application/json", encodeBatch(pending)))
+		err = sdkErr(ctx, "kv bulk update", err)
 		if err != nil {
 			return fmt.Errorf("kv bulk write: batch %d: %w", index, err)
 		}
@@ -247,6 +248,7 @@ func (k *KV) DeleteMany(ctx context.Context, keys []string) error {
 		p.AccountID.Value, p.AccountID.Present = k.c.accountID, true
 		p.Body = batch
 		if _, err := k.c.kv.BulkDelete(ctx, k.id, p); err != nil {
+			err = sdkErr(ctx, "kv bulk delete", err)
 			return fmt.Errorf("kv bulk delete: keys %d..%d: %w", start, start+len(batch)-1, err)
 		}
 	}

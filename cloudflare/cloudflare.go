@@ -57,7 +57,43 @@ type Options struct {
 	Retry      RetryPolicy  // optional; zero fields take DefaultRetryPolicy's values
 	Clock      Clock        // optional; nil means the real clock
 	UserAgent  string       // optional; "" means "edgeconf"
+	// Timeout bounds each API call from its first attempt to the end of
+	// reading the answer, retries and their waits included: a server that
+	// never answers, or stalls in the middle of a body, fails the call
+	// with a *TimeoutError naming it. Optional; 0 means DefaultTimeout,
+	// a negative value means no bound (the caller's context only).
+	Timeout time.Duration
 }
+
+// DefaultTimeout is Options.Timeout when none is given.
+const DefaultTimeout = 10 * time.Second
+
+// TimeoutError is the error of a call that did not finish within
+// Options.Timeout. errors.Is(err, context.DeadlineExceeded) holds.
+type TimeoutError struct {
+	Method, Path string
+	Timeout      time.Duration
+}
+
+func (e *TimeoutError) Error() string {
+	what := strings.TrimSpace(e.Method + " " + e.Path)
+	if what != "" {
+		what += ": "
+	}
+	return fmt.Sprintf("cloudflare: %sno complete answer within the timeout of %s", what, e.Timeout)
+}
+
+// sdkErr is the error of an SDK call named what: the SDK reports a
+// context that ended as its bare ctx.Err(), which loses a *TimeoutError
+// cause the caller set; sdkErr restores it.
+func sdkErr(ctx context.Context, what string, err error) error {
+	if err == nil {
+		return nil
+	}
+	return timedOut(ctx, &TimeoutError{Path: what}, err)
+}
+
+func (e *TimeoutError) Unwrap() error { return context.DeadlineExceeded }
 
 // String describes the options without the token.
 func (o Options) String() string {
@@ -83,6 +119,7 @@ type Client struct {
 	baseURL   string
 	accountID string
 	logger    *slog.Logger
+	timeout   time.Duration // <= 0: none
 	retrier   *retrier
 	clock     Clock
 	doer      transportDoer
@@ -131,10 +168,14 @@ func New(opts Options) (*Client, error) {
 	if opts.UserAgent == "" {
 		opts.UserAgent = "edgeconf"
 	}
+	if opts.Timeout == 0 {
+		opts.Timeout = DefaultTimeout
+	}
 	c := &Client{
 		baseURL:   strings.TrimSuffix(base, "/"),
 		accountID: opts.AccountID,
 		logger:    opts.Logger,
+		timeout:   opts.Timeout,
 		retrier:   newRetrier(opts.Retry, opts.Clock, opts.Logger),
 		clock:     opts.Clock,
 	}
@@ -148,7 +189,7 @@ func New(opts Options) (*Client, error) {
 		option.WithMaxRetries(0), // our policy retries, not the SDK's
 		option.WithMiddleware(func(req *http.Request, next option.MiddlewareNext) (*http.Response, error) {
 			req.Header["Authorization"], req.Header["User-Agent"] = c.auth, c.userAgent
-			return c.retrier.do(req, next)
+			return c.do(req, next)
 		}),
 	}
 	c.sdk = sdk
@@ -201,7 +242,60 @@ func (c *Client) send(ctx context.Context, method, path, contentType string, bod
 	if contentType != "" {
 		req.Header["Content-Type"] = []string{contentType}
 	}
-	return c.retrier.do(req, c.doer.Do)
+	return c.do(req, c.doer.Do)
+}
+
+// do runs req through the retry policy within the client's timeout. The
+// deadline stays on the response body until it is closed, so a body that
+// stalls fails too; either way the error is a *TimeoutError.
+func (c *Client) do(req *http.Request, next func(*http.Request) (*http.Response, error)) (*http.Response, error) {
+	if c.timeout <= 0 {
+		return c.retrier.do(req, next)
+	}
+	te := &TimeoutError{Method: req.Method, Path: req.URL.EscapedPath(), Timeout: c.timeout}
+	ctx, cancel := context.WithTimeoutCause(req.Context(), c.timeout, te)
+	res, err := c.retrier.do(req.WithContext(ctx), next)
+	if err != nil {
+		cancel()
+		return nil, timedOut(ctx, te, err)
+	}
+	res.Body = &timedBody{ReadCloser: res.Body, ctx: ctx, cancel: cancel, te: te}
+	return res, nil
+}
+
+// timedOut returns a *TimeoutError for the call te describes when a
+// deadline ended it: the client's own, or the caller's when the caller set
+// its context's cause to a *TimeoutError (context.WithTimeoutCause) to
+// name its own bound. Otherwise it returns err.
+func timedOut(ctx context.Context, te *TimeoutError, err error) error {
+	var cause *TimeoutError
+	if ctx.Err() == nil || !errors.As(context.Cause(ctx), &cause) || errors.As(err, new(*TimeoutError)) {
+		return err
+	}
+	out := *cause
+	out.Method, out.Path = te.Method, te.Path
+	return &out
+}
+
+// timedBody is a response body under the call's deadline.
+type timedBody struct {
+	io.ReadCloser
+	ctx    context.Context
+	cancel context.CancelFunc
+	te     *TimeoutError
+}
+
+func (b *timedBody) Read(p []byte) (int, error) {
+	n, err := b.ReadCloser.Read(p)
+	if err != nil && err != io.EOF {
+		err = timedOut(b.ctx, b.te, err)
+	}
+	return n, err
+}
+
+func (b *timedBody) Close() error {
+	defer b.cancel()
+	return b.ReadCloser.Close()
 }
 
 // transportDoer sends requests straight to the transport: the API needs

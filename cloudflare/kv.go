@@ -214,6 +214,7 @@ func (k *KV) Delete(ctx context.Context, key string) error {
 	var p kv.NamespaceValueDeleteParams
 	p.AccountID.Value, p.AccountID.Present = k.c.accountID, true
 	if _, err := k.c.kv.Values.Delete(ctx, k.id, url.PathEscape(key), p); err != nil && !keyNotFound(err) {
+		err = sdkErr(ctx, "delete kv value", err)
 		return fmt.Errorf("kv delete %q: %w", key, err)
 	}
 	return nil
@@ -304,6 +305,7 @@ func (k *KV) listPage(ctx context.Context, prefix, cursor string, limit int) ([]
 		p.Cursor.Value, p.Cursor.Present = cursor, true
 	}
 	page, err := k.c.kv.Keys.List(ctx, k.id, p)
+	err = sdkErr(ctx, "list kv keys", err)
 	if err != nil {
 		return nil, "", err
 	}

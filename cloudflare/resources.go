@@ -69,6 +69,7 @@ func (c *Client) ResolveNamespace(ctx context.Context, ref NamespaceRef) (Namesp
 		var p kv.NamespaceGetParams
 		p.AccountID.Value, p.AccountID.Present = c.accountID, true
 		ns, err := c.kv.Get(ctx, ref.ID, p)
+		err = sdkErr(ctx, "get kv namespace", err)
 		if err != nil {
 			if IsNotFound(err) || HasCode(err, CodeNamespaceNotFound) {
 				return Namespace{}, fmt.Errorf("kv namespace %s: %w in account %s (%w)", ref, ErrNotFound, c.accountID, err)

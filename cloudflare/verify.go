@@ -28,6 +28,7 @@ var ErrTokenInactive = errors.New("the API token is not active")
 // expired is an error.
 func (c *Client) VerifyToken(ctx context.Context) (TokenStatus, error) {
 	res, err := c.users.Verify(ctx)
+	err = sdkErr(ctx, "verify token", err)
 	if err == nil {
 		st := TokenStatus{ID: res.ID, Status: string(res.Status), ExpiresOn: res.ExpiresOn}
 		return st, checkActive(st)
@@ -38,6 +39,7 @@ func (c *Client) VerifyToken(ctx context.Context) (TokenStatus, error) {
 	var p accounts.TokenVerifyParams
 	p.AccountID.Value, p.AccountID.Present = c.accountID, true
 	ares, aerr := c.accounts.Verify(ctx, p)
+	aerr = sdkErr(ctx, "verify account token", aerr)
 	if aerr != nil {
 		if HasCode(aerr, CodeInvalidToken) || IsStatus(aerr, http.StatusUnauthorized) {
 			// Neither kind of token: report the user endpoint's answer.

@@ -10,6 +10,10 @@ import (
 // errAliasBomb stops alias expansion that would grow the tree without bound.
 var errAliasBomb = errors.New("excessive aliasing")
 
+// MaxNestingDepth is how deeply mappings, lists and aliases may nest in a
+// configuration; deeper input is refused with "too deeply nested".
+const MaxNestingDepth = 100
+
 // aliasBudget is how many nodes expansion may create: generous for real
 // files that share blocks through anchors, far below what a "billion laughs"
 // document needs.
@@ -37,8 +41,8 @@ func expandAliases(n *yaml.Node, budget int) (*yaml.Node, error) {
 type expander struct{ left int }
 
 func (e *expander) copy(n *yaml.Node, depth int) (*yaml.Node, error) {
-	if depth > 100 {
-		return nil, fmt.Errorf("%w: nesting deeper than 100 levels", errAliasBomb)
+	if depth > MaxNestingDepth {
+		return nil, fmt.Errorf("too deeply nested (limit %d levels, MaxNestingDepth)", MaxNestingDepth)
 	}
 	if e.left--; e.left < 0 {
 		return nil, fmt.Errorf("%w: expanding anchors would create too many values (an alias bomb?)", errAliasBomb)

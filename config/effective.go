@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"net/url"
 	"strconv"
 	"strings"
 
@@ -117,22 +116,6 @@ func (d *Document) tree() *yaml.Node {
 		panic(fmt.Sprintf("config: encode effective config: %v", err)) // the types always encode
 	}
 	return &n
-}
-
-// RedactURL replaces the password of a URL with "xxxxx". Text that does
-// not parse as a URL is returned whole only when it cannot hold userinfo.
-func RedactURL(s string) string {
-	if s == "" {
-		return s
-	}
-	u, err := url.Parse(s)
-	if err != nil {
-		if strings.Contains(s, "@") {
-			return "(unparseable URL with credentials, redacted)"
-		}
-		return s
-	}
-	return u.Redacted()
 }
 
 // splitPath turns "a.b[2].c" or "a.b.2.c" into its elements.

@@ -10,6 +10,7 @@ import (
 	"regexp"
 	"sort"
 	"strconv"
+	"syscall"
 
 	"github.com/joho/godotenv"
 	"go.yaml.in/yaml/v3"
@@ -19,6 +20,25 @@ import (
 // LoadOptions.MaxBytes says otherwise. It keeps the YAML decoder, which is
 // quadratic on huge flat maps, far from pathological inputs.
 const DefaultMaxBytes = 256 << 10
+
+// ErrNotRegular is returned (wrapped) by Load for a path that is not a
+// regular file: a FIFO, a device, a socket or a directory.
+var ErrNotRegular = errors.New("not a regular file")
+
+// fileKind names the type of a non-regular file for an error.
+func fileKind(m os.FileMode) string {
+	switch {
+	case m.IsDir():
+		return "directory"
+	case m&os.ModeNamedPipe != 0:
+		return "FIFO"
+	case m&os.ModeSocket != 0:
+		return "socket"
+	case m&os.ModeDevice != 0:
+		return "device"
+	}
+	return "special file"
+}
 
 // DefaultFile is the configuration file name looked up in the working directory.
 const DefaultFile = "cloudflare-config.yaml"
@@ -89,12 +109,24 @@ func EnvironmentLayer(name string) string { return "environment:" + name }
 // A missing or unreadable file is returned as an error wrapping the
 // os error (errors.Is(err, fs.ErrNotExist) holds for a missing file).
 // Everything else follows Parse.
+//
+// Only a regular file is read: a FIFO, device or directory is refused
+// without blocking (ErrNotRegular). The mode is checked on the opened file,
+// which is opened with O_NONBLOCK so that opening a FIFO cannot wait for
+// a writer.
 func Load(path string, opts LoadOptions) (*Document, error) {
-	f, err := os.Open(path)
+	f, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NONBLOCK, 0)
 	if err != nil {
 		return nil, fmt.Errorf("open config: %w", err)
 	}
 	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return nil, fmt.Errorf("open config: %w", err)
+	}
+	if !fi.Mode().IsRegular() {
+		return nil, fmt.Errorf("open config %s: %w (it is a %s)", path, ErrNotRegular, fileKind(fi.Mode()))
+	}
 	if opts.Filename == "" {
 		opts.Filename = path
 	}

@@ -536,11 +536,13 @@ func (v *validator) checkProxy() {
 			// url.Parse errors quote the input, which may hold a password.
 			v.invalid("proxy-url", "proxy.url", "not a URL (%s)", redactURLError(err))
 		case u.Scheme != "http" && u.Scheme != "https":
-			v.invalid("proxy-url", "proxy.url", "%s: the scheme must be http or https, not %q", u.Redacted(), u.Scheme)
+			v.invalid("proxy-url", "proxy.url", "%s: the scheme must be http or https, not %q", RedactURL(p.URL), u.Scheme)
 		case u.Host == "":
-			v.invalid("proxy-url", "proxy.url", "%s has no host", u.Redacted())
+			v.invalid("proxy-url", "proxy.url", "%s has no host", RedactURL(p.URL))
+		case !validPort(u.Port()):
+			v.invalid("proxy-url", "proxy.url", "%s: port %s is not in 1..65535", RedactURL(p.URL), u.Port())
 		default:
-			s.summary = "via " + u.Redacted()
+			s.summary = "via " + RedactURL(p.URL)
 		}
 	}
 	for i, np := range p.NoProxy {
@@ -551,6 +553,15 @@ func (v *validator) checkProxy() {
 	if len(p.NoProxy) > 0 && p.URL != "" {
 		s.summary += fmt.Sprintf(", except %s", strings.Join(p.NoProxy, ", "))
 	}
+}
+
+// validPort reports whether p, the port of a URL, is empty or 1..65535.
+func validPort(p string) bool {
+	if p == "" {
+		return true
+	}
+	n, err := strconv.Atoi(p)
+	return err == nil && n >= 1 && n <= 65535
 }
 
 // redactURLError keeps the reason of a url.Error and drops the URL it quotes.

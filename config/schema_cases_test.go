@@ -23,6 +23,7 @@ import (
 // schema too, so an editor flags what validate flags.
 var schemaBlind = map[string]string{
 	"alert-duplicate":             "compares values with each other",
+	"proxy-port-range":            "a URL format check does not bound the port number",
 	"binding-duplicate":           "compares values with each other",
 	"port-duplicate":              "compares values with each other",
 	"dns-cname-conflict":          "compares values with each other",

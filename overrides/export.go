@@ -1,22 +1,42 @@
 package overrides
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
 	"io"
 
+	"github.com/factory-wager/edgeconf/config"
 	"github.com/factory-wager/edgeconf/kvstore"
 )
+
+// exportMetadata is an exported override's metadata; Redacted marks a
+// value whose password was replaced (see ExportOptions.IncludeSecrets).
+type exportMetadata struct {
+	Metadata
+	Redacted bool `json:"redacted,omitempty"`
+}
 
 // ExportFormats lists the formats Export writes.
 var ExportFormats = []string{"wrangler-bulk"}
 
-// Export writes the environment's overrides in format: "wrangler-bulk" is
-// a file `wrangler kv bulk put --local` accepts, to seed the sample Worker.
-func (m *Manager) Export(ctx context.Context, w io.Writer, format string) error {
-	if format != "wrangler-bulk" {
-		return fmt.Errorf("unknown export format %q (want wrangler-bulk)", format)
+// ExportOptions configures Export.
+type ExportOptions struct {
+	Format string // "wrangler-bulk"
+	// IncludeSecrets keeps passwords in URL userinfo (config.RedactValue).
+	// Without it such values are written with the password replaced by
+	// "xxxxx" and "redacted": true in their metadata, so the file is safe
+	// to share but restores that value only after it is set again.
+	IncludeSecrets bool
+}
+
+// Export writes the environment's overrides in o.Format: "wrangler-bulk"
+// is a file `wrangler kv bulk put --local` accepts, to seed the sample
+// Worker.
+func (m *Manager) Export(ctx context.Context, w io.Writer, o ExportOptions) error {
+	if o.Format != "wrangler-bulk" {
+		return fmt.Errorf("unknown export format %q (want wrangler-bulk)", o.Format)
 	}
 	recs, err := m.List(ctx, "")
 	if err != nil {
@@ -38,7 +58,13 @@ func (m *Manager) Export(ctx context.Context, w io.Writer, format string) error 
 		if err != nil {
 			return err
 		}
-		md, err := json.Marshal(r.Metadata)
+		meta := exportMetadata{Metadata: r.Metadata}
+		if !o.IncludeSecrets {
+			if red := config.RedactJSON(v); !bytes.Equal(red, v) {
+				v, meta.Redacted = red, true
+			}
+		}
+		md, err := json.Marshal(meta)
 		if err != nil {
 			return err
 		}

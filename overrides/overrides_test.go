@@ -336,7 +336,7 @@ func TestExport_WranglerBulk(t *testing.T) {
 	ctx := context.Background()
 	mustSet(t, f, "features.premium.rolloutPercentage", 30, overrides.SetOptions{TTL: time.Hour})
 	var buf bytes.Buffer
-	if err := f.m.Export(ctx, &buf, "wrangler-bulk"); err != nil {
+	if err := f.m.Export(ctx, &buf, overrides.ExportOptions{Format: "wrangler-bulk"}); err != nil {
 		t.Fatal(err)
 	}
 	items, err := kvstore.ReadBulkFile(bytes.NewReader(buf.Bytes()))
@@ -349,7 +349,7 @@ func TestExport_WranglerBulk(t *testing.T) {
 	if !strings.Contains(buf.String(), `"expiration": 1780318800`) {
 		t.Errorf("expiration missing:\n%s", buf.String())
 	}
-	if err := f.m.Export(ctx, &buf, "csv"); err == nil {
+	if err := f.m.Export(ctx, &buf, overrides.ExportOptions{Format: "csv"}); err == nil {
 		t.Error("unknown export format accepted")
 	}
 }

@@ -38,7 +38,7 @@ func TestReferenceOverride_ListAndExport(t *testing.T) {
 		t.Errorf("a plain override got a resolved value: %+v", recs[1])
 	}
 	var buf bytes.Buffer
-	if err := f.m.Export(ctx, &buf, "wrangler-bulk"); err != nil {
+	if err := f.m.Export(ctx, &buf, overrides.ExportOptions{Format: "wrangler-bulk"}); err != nil {
 		t.Fatal(err)
 	}
 	items, err := kvstore.ReadBulkFile(bytes.NewReader(buf.Bytes()))
@@ -57,7 +57,7 @@ func TestReferenceOverride_ListAndExport(t *testing.T) {
 	if recs[0].ResolveError == "" {
 		t.Error("a missing referenced key resolved")
 	}
-	if err := f.m.Export(ctx, &buf, "wrangler-bulk"); err == nil || !strings.Contains(err.Error(), "does not resolve") {
+	if err := f.m.Export(ctx, &buf, overrides.ExportOptions{Format: "wrangler-bulk"}); err == nil || !strings.Contains(err.Error(), "does not resolve") {
 		t.Errorf("export of an unresolvable reference: %v", err)
 	}
 	recs = f.m.WithResolved(ctx, []overrides.Record{{Path: "x", Metadata: overrides.Metadata{Ref: "s3://bad"}}})

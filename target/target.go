@@ -132,6 +132,7 @@ type Options struct {
 	Logger      *slog.Logger           // optional; nil discards
 	HTTPClient  *http.Client           // optional; for tests
 	Retry       cloudflare.RetryPolicy // optional; zero fields take the defaults
+	Timeout     time.Duration          // optional; bounds each Cloudflare call (cloudflare.Options.Timeout)
 	Clock       cloudflare.Clock       // optional; nil means the real clock
 }
 
@@ -274,6 +275,7 @@ func CloudflareOptions(opts Options) cloudflare.Options {
 	o := Credentials(opts.LookupEnv).Options()
 	o.Logger = opts.Logger
 	o.Retry = opts.Retry
+	o.Timeout = opts.Timeout
 	o.Clock = opts.Clock
 	if opts.HTTPClient != nil {
 		o.HTTPClient = opts.HTTPClient

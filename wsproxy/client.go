@@ -176,7 +176,10 @@ func NewClient(opts ClientOptions) (*Client, error) {
 	if opts.PingInterval == 0 {
 		opts.PingInterval = DefaultPingInterval
 	}
-	if opts.MaxMessageSize <= 0 {
+	if opts.MaxMessageSize < 0 {
+		return nil, fmt.Errorf("websocket client: max message size %d is negative (want bytes, 0 for the default %d)", opts.MaxMessageSize, DefaultMaxMessageSize)
+	}
+	if opts.MaxMessageSize == 0 {
 		opts.MaxMessageSize = DefaultMaxMessageSize
 	}
 	if opts.WriteTimeout <= 0 {

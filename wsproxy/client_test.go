@@ -131,6 +131,9 @@ func TestClient_BeforeConnect(t *testing.T) {
 	if _, err := NewClient(ClientOptions{URL: "ws://x", Dial: DialOptions{Proxy: ProxyConfig{URL: "ftp://x"}}}); err == nil {
 		t.Error("NewClient with an ftp proxy succeeded")
 	}
+	if _, err := NewClient(ClientOptions{URL: "ws://x", MaxMessageSize: -5}); err == nil || !strings.Contains(err.Error(), "-5 is negative") {
+		t.Errorf("NewClient with MaxMessageSize -5 = %v, want an error naming it", err)
+	}
 	c, err := NewClient(ClientOptions{URL: "ws://127.0.0.1:" + freePort(t) + "/"})
 	if err != nil {
 		t.Fatal(err)

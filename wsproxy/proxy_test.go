@@ -79,6 +79,7 @@ func TestNewProxySelector_InvalidURLsAreRedacted(t *testing.T) {
 		{"bad escape", ProxyConfig{URL: "http://u:" + secret + "%zz@proxy:3128"}, "invalid proxy URL"},
 		{"socks", ProxyConfig{URL: "socks5://u:" + secret + "@proxy:1080"}, `scheme "socks5" is not supported`},
 		{"no host", ProxyConfig{URL: "http://u:" + secret + "@:3128"}, "no host"},
+		{"port out of range", ProxyConfig{URL: "http://u:" + secret + "@proxy:99999"}, "port 99999 is not in 1..65535"},
 		{"env socks", ProxyConfig{Env: ProxyEnv{HTTPSProxy: "socks5://u:" + secret + "@proxy:1080"}}, "proxy from environment"},
 		{"env bad", ProxyConfig{Env: ProxyEnv{HTTPProxy: "http://u:" + secret + "%zz@proxy"}}, "invalid proxy URL"},
 	}

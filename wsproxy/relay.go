@@ -119,7 +119,10 @@ func NewRelay(opts RelayOptions) (*Relay, error) {
 	if opts.Listen == "" {
 		opts.Listen = DefaultRelayListen
 	}
-	if opts.MaxMessageSize <= 0 {
+	if opts.MaxMessageSize < 0 {
+		return nil, fmt.Errorf("relay: max message size %d is negative (want bytes, 0 for the default %d)", opts.MaxMessageSize, DefaultMaxMessageSize)
+	}
+	if opts.MaxMessageSize == 0 {
 		opts.MaxMessageSize = DefaultMaxMessageSize
 	}
 	if opts.IdleTimeout == 0 {

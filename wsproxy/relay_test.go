@@ -523,6 +523,8 @@ func TestNewRelay_Errors(t *testing.T) {
 		{"bad URL", RelayOptions{Upstream: "ws://%zz"}, "invalid upstream URL"},
 		{"http upstream", RelayOptions{Upstream: "http://x/"}, "scheme must be ws or wss"},
 		{"bad proxy", RelayOptions{Upstream: "ws://x/", Dial: DialOptions{Proxy: ProxyConfig{URL: "socks5://p"}}}, "not supported"},
+		{"negative message size", RelayOptions{Upstream: "ws://x/", MaxMessageSize: -5}, "max message size -5 is negative"},
+		{"proxy port out of range", RelayOptions{Upstream: "ws://x/", Dial: DialOptions{Proxy: ProxyConfig{URL: "http://p:99999"}}}, "port 99999 is not in 1..65535"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -16,6 +16,7 @@ import (
 	"github.com/spf13/cobra"
 	"go.yaml.in/yaml/v3"
 
+	"github.com/factory-wager/edgeconf/config"
 	"github.com/factory-wager/edgeconf/overrides"
 )
 
@@ -104,10 +105,12 @@ func runOverrideSet(ctx context.Context, d *deps, g *globalOptions, o *overrideS
 	if err != nil {
 		return &exitError{code: exitFailed, err: err}
 	}
+	rec = redactRecord(rec)
 	if o.Output.Value == "json" {
 		return writeJSONValue(d.Stdout, rec)
 	}
-	fmt.Fprintf(d.Stdout, "set %s = %s (rev %d, by %s%s)\n", rec.Path, compactJSON(rec.Value), rec.Rev, rec.SetBy, expiry(rec))
+	fmt.Fprintf(d.Stdout, "set %s = %s (rev %d, by %s%s)\n", termsafe.String(rec.Path), termsafe.String(compactJSON(rec.Value)),
+		rec.Rev, termsafe.String(rec.SetBy), expiry(rec))
 	return nil
 }
 
@@ -116,6 +119,20 @@ func expiry(r overrides.Record) string {
 		return ""
 	}
 	return ", expires " + r.Expiration.UTC().Format(time.RFC3339)
+}
+
+// redactRecord returns r with the passwords in its values replaced
+// (config.RedactValue): every printer of overrides shows records through it.
+func redactRecord(r overrides.Record) overrides.Record {
+	r.Value = config.RedactValue(r.Value)
+	r.Resolved = config.RedactValue(r.Resolved)
+	return r
+}
+
+// redactAudit is redactRecord for an audit record.
+func redactAudit(h overrides.AuditRecord) overrides.AuditRecord {
+	h.Old, h.New = config.RedactJSON(h.Old), config.RedactJSON(h.New)
+	return h
 }
 
 func compactJSON(v any) string {
@@ -205,12 +222,14 @@ func newOverrideListCmd(d *deps, g *globalOptions) *cobra.Command {
 }
 
 func writeRecords(w io.Writer, recs []overrides.Record, format string, single bool) error {
+	red := make([]overrides.Record, len(recs))
+	for i, r := range recs {
+		red[i] = redactRecord(r)
+	}
+	recs = red
 	if format == "json" {
 		if single {
 			return writeJSONValue(w, recs[0])
-		}
-		if recs == nil {
-			recs = []overrides.Record{}
 		}
 		return writeJSONValue(w, recs)
 	}
@@ -300,6 +319,7 @@ by older versions, keep only a hash and cannot be restored.`,
 				if err != nil {
 					return err
 				}
+				res.Record, res.From = redactRecord(res.Record), redactAudit(res.From)
 				if output.Value == "json" {
 					out := map[string]any{"path": res.Path, "removed": res.Removed, "from": res.From}
 					if !res.Removed {
@@ -350,7 +370,10 @@ func newOverrideHistoryCmd(d *deps, g *globalOptions) *cobra.Command {
 }
 
 func newOverrideExportCmd(d *deps, g *globalOptions) *cobra.Command {
-	var format, out string
+	var (
+		format, out    string
+		includeSecrets bool
+	)
 	cmd := &cobra.Command{
 		Use:   "export",
 		Short: "Write the overrides as a file `wrangler kv bulk put --local` accepts",
@@ -371,12 +394,13 @@ func newOverrideExportCmd(d *deps, g *globalOptions) *cobra.Command {
 					defer f.Close()
 					w = f
 				}
-				return s.mgr.Export(cmd.Context(), w, format)
+				return s.mgr.Export(cmd.Context(), w, overrides.ExportOptions{Format: format, IncludeSecrets: includeSecrets})
 			})
 		},
 	}
 	cmd.Flags().StringVar(&format, "format", "wrangler-bulk", "export format: wrangler-bulk")
 	cmd.Flags().StringVar(&out, "output", "-", "file to write (- for stdout)")
+	cmd.Flags().BoolVar(&includeSecrets, "include-secrets", false, "keep passwords in URLs (proxy.url); without it they are written as xxxxx and marked \"redacted\": true")
 	return cmd
 }
 
@@ -397,10 +421,12 @@ func auditValue(v []byte, ref, hash string) string {
 }
 
 func writeHistory(w io.Writer, hist []overrides.AuditRecord, format string) error {
+	red := make([]overrides.AuditRecord, len(hist))
+	for i, h := range hist {
+		red[i] = redactAudit(h)
+	}
+	hist = red
 	if format == "json" {
-		if hist == nil {
-			hist = []overrides.AuditRecord{}
-		}
 		return writeJSONValue(w, hist)
 	}
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"maps"
+	"net/http"
 	"net/http/httptest"
 	"path/filepath"
 	"strings"
@@ -83,4 +84,49 @@ func TestRemote(t *testing.T) {
 	if strings.Contains(all.String(), canaryToken) {
 		t.Error("the API token appears in command output")
 	}
+}
+
+// TestRemote_Timeout: kv get --remote against a server that never answers,
+// or that stalls in the middle of its body, fails within --timeout with an
+// error naming it (exit 1), for kv and override alike.
+func TestRemote_Timeout(t *testing.T) {
+	release := make(chan struct{})
+	for name, h := range map[string]http.HandlerFunc{
+		"silent": func(w http.ResponseWriter, r *http.Request) {
+			select {
+			case <-release:
+			case <-r.Context().Done():
+			}
+		},
+		"stalled body": func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Content-Length", "100000")
+			w.WriteHeader(http.StatusOK)
+			w.Write([]byte(`{"success":true,"result":`))
+			w.(http.Flusher).Flush()
+			select {
+			case <-release:
+			case <-r.Context().Done():
+			}
+		},
+	} {
+		srv := httptest.NewServer(h)
+		defer srv.Close()
+		env := map[string]string{
+			"CLOUDFLARE_API_BASE_URL": srv.URL + "/client/v4",
+			"CLOUDFLARE_API_TOKEN":    canaryToken,
+			"CLOUDFLARE_ACCOUNT_ID":   "0123456789abcdef0123456789abcdef",
+			"KV_NAMESPACE_ID":         "0123456789abcdef0123456789abcdef",
+			"EDGECONF_STATE_DIR":      filepath.Join(t.TempDir(), "state"),
+		}
+		for _, args := range [][]string{
+			{"kv", "get", "greeting", "--remote", "--timeout", "200ms", "-c", example},
+			{"override", "list", "--remote", "--timeout", "200ms", "-c", example},
+		} {
+			code, _, stderr := runCLI(t, env, args...)
+			if code != exitFailed || !strings.Contains(stderr, "timeout of 200ms") {
+				t.Errorf("%s: %v: exit %d, want %d naming the timeout of 200ms; stderr:\n%s", name, args, code, exitFailed, stderr)
+			}
+		}
+	}
+	close(release)
 }

@@ -76,7 +76,8 @@ func (t *targetFlags) context() (context.Context, context.CancelFunc) {
 	if !t.Remote {
 		return context.WithCancel(context.Background())
 	}
-	return context.WithTimeout(context.Background(), t.Timeout)
+	// The cause names the bound in the error of the call it ends.
+	return context.WithTimeoutCause(context.Background(), t.Timeout, &cloudflare.TimeoutError{Timeout: t.Timeout})
 }
 
 // targetOptions are the target package's options for this command line.
@@ -90,6 +91,7 @@ func targetOptions(d *deps, g *globalOptions, doc *config.Document, write bool) 
 		Write:      write,
 		Now:        d.Now,
 		Retry:      cloudflare.RetryPolicy{OnRetry: retryProgress(d, g)},
+		Timeout:    g.target.Timeout,
 		Clock:      d.cfClock,
 	}
 }

@@ -2,9 +2,11 @@ package main
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"log/slog"
 	"net"
@@ -14,6 +16,7 @@ import (
 	"os/signal"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -196,6 +199,9 @@ abnormally, 2 for a usage error.`,
 			if err := checkWsURL("URL", opts.URL); err != nil {
 				return err
 			}
+			if err := checkMaxMessageSize(opts.MaxMessageSize); err != nil {
+				return err
+			}
 			if runF != nil {
 				return runF(opts)
 			}
@@ -255,19 +261,33 @@ func runWsConnect(ctx context.Context, d *deps, g *globalOptions, opts *wsConnec
 	fmt.Fprintf(d.Stderr, "edgeconf: connected to %s %s\n", redactWsURL(opts.URL), c.Route())
 
 	lines := make(chan string)
+	limit := opts.MaxMessageSize
+	if limit <= 0 {
+		limit = wsproxy.DefaultMaxMessageSize
+	}
+	var skipped atomic.Int64 // lines over the limit: reported, not sent
 	go func() {
 		defer close(lines)
-		sc := bufio.NewScanner(d.Stdin)
-		sc.Buffer(make([]byte, 64<<10), int(min(opts.MaxMessageSize, 64<<20)))
-		for sc.Scan() {
-			lines <- sc.Text()
-		}
+		readLines(d.Stdin, limit, func(n int64, line []byte, size int64) {
+			if line == nil {
+				skipped.Add(1)
+				outMu.Lock()
+				fmt.Fprintf(d.Stderr, "edgeconf: stdin line %d not sent: %d bytes or more is over the message limit of %d bytes (--max-message-size)\n", n, size, limit)
+				outMu.Unlock()
+				return
+			}
+			lines <- string(line)
+		})
 	}()
 	for {
 		select {
 		case line, ok := <-lines:
 			if !ok {
-				return closeAndWait(c)
+				err := closeAndWait(c)
+				if n := skipped.Load(); err == nil && n > 0 {
+					err = &exitError{code: exitFailed, err: fmt.Errorf("%d stdin line(s) over the message limit of %d bytes were not sent", n, limit)}
+				}
+				return err
 			}
 			if err := c.Send(ctx, wsproxy.TextMessage, []byte(line)); err != nil {
 				if opts.Reconnect && errors.Is(err, wsproxy.ErrNotConnected) {
@@ -286,6 +306,44 @@ func runWsConnect(ctx context.Context, d *deps, g *globalOptions, opts *wsConnec
 	}
 }
 
+// readLines calls emit with each line of r (without its newline) and its
+// number from 1. A line longer than limit is not kept: emit gets a nil line
+// and the size read before giving up (limit+1), and reading goes on with
+// the next line. Memory stays bounded by limit.
+func readLines(r io.Reader, limit int64, emit func(n int64, line []byte, size int64)) {
+	br := bufio.NewReaderSize(r, 64<<10)
+	var n int64
+	for {
+		var buf []byte
+		tooLong := false
+		for {
+			chunk, err := br.ReadSlice('\n')
+			if !tooLong {
+				buf = append(buf, chunk...)
+				if int64(len(bytes.TrimSuffix(buf, []byte("\n")))) > limit {
+					tooLong, buf = true, nil
+				}
+			}
+			if err == bufio.ErrBufferFull {
+				continue
+			}
+			if err != nil && len(chunk) == 0 && len(buf) == 0 && !tooLong {
+				return // end of input after a complete line
+			}
+			n++
+			if tooLong {
+				emit(n, nil, limit+1)
+			} else {
+				emit(n, bytes.TrimSuffix(bytes.TrimSuffix(buf, []byte("\n")), []byte("\r")), 0)
+			}
+			if err != nil {
+				return
+			}
+			break
+		}
+	}
+}
+
 func closeAndWait(c *wsproxy.Client) error {
 	c.Close()
 	<-c.Done()
@@ -295,6 +353,14 @@ func closeAndWait(c *wsproxy.Client) error {
 func connectResult(c *wsproxy.Client) error {
 	if err := c.Err(); err != nil {
 		return &exitError{code: exitFailed, err: err}
+	}
+	return nil
+}
+
+// checkMaxMessageSize refuses a --max-message-size below one byte.
+func checkMaxMessageSize(n int64) error {
+	if n < 1 {
+		return usageErrorf("--max-message-size must be at least 1 byte, not %d", n)
 	}
 	return nil
 }
@@ -344,6 +410,9 @@ SIGTERM or Ctrl-C closes every connection with 1001 and exits 0.`,
 				return usageErrorf("ws relay needs --upstream URL")
 			}
 			if err := checkWsURL("--upstream", opts.Upstream); err != nil {
+				return err
+			}
+			if err := checkMaxMessageSize(opts.MaxMessageSize); err != nil {
 				return err
 			}
 			if opts.ClientTokenEnv != "" {

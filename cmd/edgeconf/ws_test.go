@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -279,4 +280,72 @@ func (l *lockedWriter) Write(p []byte) (int, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return l.w.Write(p)
+}
+
+// TestWsConnect_LineOverLimit: a stdin line longer than the message limit
+// is reported on stderr with the limit, the lines after it are still sent,
+// and the exit status is 1.
+func TestWsConnect_LineOverLimit(t *testing.T) {
+	url := wsEcho(t)
+	stdin := "one\n" + strings.Repeat("x", 40) + "\ntwo\nthree"
+	code, out, stderr := runWsCLI(t, stdin, nil, "ws", "connect", url, "--max-message-size", "16", "--proxy", "")
+	if code != exitFailed {
+		t.Fatalf("exit %d, want %d; stderr:\n%s", code, exitFailed, stderr)
+	}
+	if want := "one\ntwo\nthree\n"; out != want {
+		t.Errorf("stdout = %q, want %q", out, want)
+	}
+	if !strings.Contains(stderr, "stdin line 2 not sent") || !strings.Contains(stderr, "message limit of 16 bytes") {
+		t.Errorf("stderr does not name the line and the limit:\n%s", stderr)
+	}
+}
+
+func TestWs_MaxMessageSizeMustBePositive(t *testing.T) {
+	for _, args := range [][]string{
+		{"ws", "connect", "ws://127.0.0.1:1/", "--max-message-size", "-5"},
+		{"ws", "relay", "--upstream", "ws://127.0.0.1:1/", "--max-message-size", "-5"},
+		{"ws", "connect", "ws://127.0.0.1:1/", "--max-message-size", "0"},
+	} {
+		code, _, stderr := runWsCLI(t, "", nil, args...)
+		if code != exitUsage || !strings.Contains(stderr, "--max-message-size must be at least 1 byte") {
+			t.Errorf("%v: exit %d, want %d naming the flag; stderr:\n%s", args, code, exitUsage, stderr)
+		}
+	}
+}
+
+func TestReadLines(t *testing.T) {
+	type got struct {
+		n    int64
+		line string
+		long bool
+	}
+	for _, tc := range []struct {
+		in   string
+		want []got
+	}{
+		{"", nil},
+		{"a", []got{{1, "a", false}}},
+		{"a\r\n\nbb\n", []got{{1, "a", false}, {2, "", false}, {3, "bb", false}}},
+		{"abcdef\nab", []got{{1, "", true}, {2, "ab", false}}},
+		{"abcde", []got{{1, "", true}}},
+		{"abcd\n", []got{{1, "abcd", false}}},
+	} {
+		var lines []got
+		readLines(strings.NewReader(tc.in), 4, func(n int64, line []byte, size int64) {
+			lines = append(lines, got{n, string(line), line == nil})
+		})
+		if fmt.Sprint(lines) != fmt.Sprint(tc.want) {
+			t.Errorf("readLines(%q) = %v, want %v", tc.in, lines, tc.want)
+		}
+	}
+	// A line far over bufio's buffer is skipped without keeping it.
+	var long []int64
+	readLines(strings.NewReader(strings.Repeat("y", 200<<10)+"\nok\n"), 1<<10, func(n int64, line []byte, size int64) {
+		if line == nil {
+			long = append(long, n)
+		}
+	})
+	if fmt.Sprint(long) != "[1]" {
+		t.Errorf("200 KiB line: skipped %v, want [1]", long)
+	}
 }
