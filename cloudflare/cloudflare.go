@@ -60,7 +60,8 @@ type Options struct {
 	// Timeout bounds each API call from its first attempt to the end of
 	// reading the answer, retries and their waits included: a server that
 	// never answers, or stalls in the middle of a body, fails the call
-	// with a *TimeoutError naming it. Optional; 0 means DefaultTimeout,
+	// with a *TimeoutError naming it. Optional; 0 means DefaultTimeout
+	// (none when Clock is set: the deadline is a wall-clock one),
 	// a negative value means no bound (the caller's context only).
 	Timeout time.Duration
 }
@@ -161,6 +162,11 @@ func New(opts Options) (*Client, error) {
 	}
 	if opts.Clock == nil {
 		opts.Clock = realClock{}
+	} else if opts.Timeout == 0 {
+		// The timeout is a wall-clock deadline: on an injected clock
+		// (tests whose waits take no real time) there is none unless
+		// one is asked for.
+		opts.Timeout = -1
 	}
 	if opts.HTTPClient == nil {
 		opts.HTTPClient = defaultHTTPClient()
