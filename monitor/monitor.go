@@ -296,7 +296,7 @@ func (m *Monitor) Statuses() []Status {
 
 // Critical lists the dependencies that are critical.
 func (m *Monitor) Critical() []string {
-	var out []string
+	out := []string{}
 	for _, st := range m.Statuses() {
 		if st.State == Critical {
 			out = append(out, st.Name)
@@ -334,4 +334,42 @@ func (m *Monitor) Alerts(ctx context.Context, limit int) ([]Alert, error) {
 		out = out[:limit]
 	}
 	return out, nil
+}
+
+// Backends are how the probes reach each dependency; a nil one is not
+// probed.
+type Backends struct {
+	KV        OpenKV                          // dependencies.integrations.kv
+	R2        ProbeTarget                     // dependencies.integrations.r2: the first bucket
+	D1        Probe                           // a D1Probe of the first database, when one is declared
+	WorkerURL string                          // the Worker's /healthz (and Durable Objects through it)
+	Token     func(ctx context.Context) error // the API token's verification (with --remote)
+	Now       func() time.Time
+}
+
+// ProbeTarget is a probe to add as it is (the R2 probe of a bucket).
+type ProbeTarget = Probe
+
+// ProbesFor lists the probes the configuration asks for: those of the
+// integrations it enables, D1 when it declares a database, the Worker when
+// its URL is known, the token when there is one.
+func ProbesFor(cfg *config.Config, b Backends) []Probe {
+	var out []Probe
+	in := cfg.Dependencies.Integrations
+	if in.KV && b.KV != nil {
+		out = append(out, KVProbe(b.KV, b.Now))
+	}
+	if in.R2 && b.R2 != nil {
+		out = append(out, b.R2)
+	}
+	if len(cfg.Cloudflare.D1Databases) > 0 && b.D1 != nil {
+		out = append(out, b.D1)
+	}
+	if b.WorkerURL != "" {
+		out = append(out, WorkerProbe(b.WorkerURL, nil))
+	}
+	if b.Token != nil {
+		out = append(out, Func{N: "token", M: "token.latency_ms", F: b.Token})
+	}
+	return out
 }

@@ -314,3 +314,12 @@ func (u unavailable) Delete(context.Context, string) error { return u.err }
 func (u unavailable) List(context.Context, kvstore.ListOptions) (kvstore.ListResult, error) {
 	return kvstore.ListResult{}, u.err
 }
+
+// Unavailable is a KV store whose every call fails with err: readers of
+// overrides built on it fall back to the last-known-good copy.
+func Unavailable(err error) kvstore.Store { return unavailable{err} }
+
+// LKGPath is where the last-known-good copy of opts's overrides is kept.
+func LKGPath(opts Options) string {
+	return lkgPath(StateDir(orNoEnv(opts.LookupEnv), opts.ConfigPath), opts.Remote, opts.Env)
+}

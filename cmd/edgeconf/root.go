@@ -177,6 +177,9 @@ something absent is not an error.`,
 		newRollbackCmd(d, g),
 		newVersionsCmd(d, g),
 		newDeploymentsCmd(d, g),
+		newServeCmd(d, g),
+		newMonitorCmd(d, g),
+		newAlertsCmd(d, g),
 	}
 	for _, c := range withConfig {
 		g.addConfigFlags(c.PersistentFlags())
