@@ -35,11 +35,11 @@ import (
 
 // Bounds.
 const (
-	DefaultMaxBody   = 64 << 10        // a request body
-	DefaultPoll      = time.Second     // how often the store is checked for changes
-	MaxSSEClients    = 100             // event streams at once
+	DefaultMaxBody   = 64 << 10    // a request body
+	DefaultPoll      = time.Second // how often the store is checked for changes
+	MaxSSEClients    = 100         // event streams at once
 	sseKeepAlive     = 15 * time.Second
-	maxHistoryPaths  = 200             // paths the audit log reads
+	maxHistoryPaths  = 200 // paths the audit log reads
 	maxSimulateUsers = 1_000_000
 )
 
