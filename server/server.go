@@ -320,13 +320,13 @@ func (s *Server) session(r *http.Request, write bool) (*Session, error) {
 func (s *Server) Run(ctx context.Context) error {
 	t := time.NewTicker(s.o.Poll)
 	defer t.Stop()
-	last := ""
+	last, seen := "", false
 	for {
-		if fp, err := s.fingerprint(ctx); err == nil && fp != last {
-			if last != "" {
+		if fp, err := s.fingerprint(ctx); err == nil && (!seen || fp != last) {
+			if seen {
 				s.broadcast("overrides")
 			}
-			last = fp
+			last, seen = fp, true
 		}
 		select {
 		case <-ctx.Done():
