@@ -261,3 +261,37 @@ func TestProbes(t *testing.T) {
 		t.Error("an unreachable worker passed")
 	}
 }
+
+// TestProbesFor: the configuration's integrations choose the probes.
+func TestProbesFor(t *testing.T) {
+	clk := &clock{t: time.Unix(0, 0)}
+	cfg := &config.Config{}
+	cfg.Dependencies.Integrations = config.Integrations{KV: true, R2: false}
+	cfg.Cloudflare.D1Databases = []config.D1Database{{Binding: "DB", Name: "db"}}
+	b := Backends{KV: memKV(clk), R2: R2Probe(nil), D1: Func{N: "d1", M: "d1.latency_ms", F: func(context.Context) error { return nil }},
+		WorkerURL: "http://127.0.0.1:1", Token: func(context.Context) error { return nil }, Now: clk.Now}
+	var names []string
+	for _, p := range ProbesFor(cfg, b) {
+		names = append(names, p.Name()+":"+p.Metric())
+	}
+	if got := strings.Join(names, " "); got != "kv:kv.latency_ms d1:d1.latency_ms worker:worker.latency_ms token:token.latency_ms" {
+		t.Errorf("probes = %s", got)
+	}
+	m, err := New(Options{Probes: ProbesFor(cfg, Backends{KV: memKV(clk), Now: clk.Now}), Thresholds: thresholds, Now: clk.Now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m.Interval() != time.Minute {
+		t.Errorf("interval %s", m.Interval())
+	}
+	// An alert with no store is logged, not lost silently: the round
+	// still reports it.
+	bad := &switchable{name: "kv", clk: clk, err: errors.New("down")}
+	m2, _ := New(Options{Probes: []Probe{bad}, Thresholds: thresholds, Now: clk.Now, Strict: true})
+	if a := m2.Round(context.Background()); len(a) != 1 {
+		t.Errorf("alerts without a store: %v", a)
+	}
+	if as, err := m2.Alerts(context.Background(), 5); err != nil || len(as) != 0 {
+		t.Errorf("alerts of a monitor without stores: %v %v", as, err)
+	}
+}

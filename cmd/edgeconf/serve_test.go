@@ -1,0 +1,121 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"io"
+	"net/http"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+)
+
+// TestServe starts edgeconf serve on the example configuration with a
+// fresh state folder, reads the API, sets an override with the admin
+// token and stops on cancel.
+func TestServe(t *testing.T) {
+	state := filepath.Join(t.TempDir(), "state")
+	env := map[string]string{"EDGECONF_STATE_DIR": state, "DASHBOARD_TOKEN": "admin-token-abc"}
+	var stdout, stderr lockedBuffer
+	d := &deps{Stdin: strings.NewReader(""), Stdout: &stdout, Stderr: &stderr, Now: time.Now,
+		LookupEnv: func(k string) (string, bool) { v, ok := env[k]; return v, ok }}
+	g := &globalOptions{ConfigPath: example}
+	g.target.Timeout = 10 * time.Second // as the flag sets it
+	d.stateDir = state
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- runServe(ctx, d, g, &serveOptions{Listen: "127.0.0.1:0"}) }()
+	defer func() { cancel(); <-done }()
+	re := regexp.MustCompile(`dashboard at (http://[^/\s]+)/`)
+	var base string
+	deadline := time.After(20 * time.Second)
+	for base == "" {
+		if m := re.FindStringSubmatch(stdout.String()); m != nil {
+			base = m[1]
+			break
+		}
+		select {
+		case err := <-done:
+			t.Fatalf("serve ended: %v\n%s\n%s", err, stdout.String(), stderr.String())
+		case <-deadline:
+			t.Fatalf("serve did not start:\n%s\n%s", stdout.String(), stderr.String())
+		case <-time.After(10 * time.Millisecond):
+		}
+	}
+	get := func(method, path, body string) (int, string) {
+		t.Helper()
+		req, _ := http.NewRequest(method, base+path, strings.NewReader(body))
+		req.Header.Set("Authorization", "Bearer admin-token-abc")
+		if body != "" {
+			req.Header.Set("Content-Type", "application/json")
+		}
+		res, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer res.Body.Close()
+		b, _ := io.ReadAll(res.Body)
+		return res.StatusCode, string(b)
+	}
+	if code, body := get("GET", "/api/v1/session", ""); code != 200 || !strings.Contains(body, `"mutations":true`) {
+		t.Fatalf("session: %d %s", code, body)
+	}
+	if code, body := get("PUT", "/api/v1/overrides/features.premium.rolloutPercentage", `{"value":35}`); code != 200 {
+		t.Fatalf("set: %d %s", code, body)
+	}
+	// The CLI reads the same state folder while the server runs.
+	code, out, errOut := runCLI(t, map[string]string{"EDGECONF_STATE_DIR": state}, "get", "features.premium.rolloutPercentage", "-c", example)
+	if code != 0 || strings.TrimSpace(out) != "35" {
+		t.Fatalf("the CLI during serve: exit %d %q %s", code, out, errOut)
+	}
+	code, body := get("GET", "/api/v1/monitor", "")
+	var m struct {
+		Enabled      bool
+		Dependencies []struct{ Name, State string }
+	}
+	if code != 200 || json.Unmarshal([]byte(body), &m) != nil || !m.Enabled || len(m.Dependencies) == 0 {
+		t.Fatalf("monitor: %d %s", code, body)
+	}
+	if code, _ := get("GET", "/", ""); code != 200 {
+		t.Errorf("dashboard page: %d", code)
+	}
+}
+
+func TestServe_NotLoopbackWithoutToken(t *testing.T) {
+	code, _, errOut := runCLI(t, nil, "serve", "--listen", "0.0.0.0:0", "-c", example)
+	if code != exitUsage || !strings.Contains(errOut, "DASHBOARD_TOKEN") {
+		t.Fatalf("exit %d: %s", code, errOut)
+	}
+}
+
+// TestMonitorOnce probes the example's local dependencies once.
+func TestMonitorOnce(t *testing.T) {
+	env := map[string]string{"EDGECONF_STATE_DIR": filepath.Join(t.TempDir(), "state")}
+	code, out, errOut := runCLI(t, env, "monitor", "--once", "-c", example)
+	if code != 0 || !strings.Contains(out, "kv") || !strings.Contains(out, "ok") {
+		t.Fatalf("monitor --once: exit %d\n%s\n%s", code, out, errOut)
+	}
+	code, out, _ = runCLI(t, env, "monitor", "--once", "-o", "json", "-c", example)
+	var sts []struct{ Name, State string }
+	if code != 0 || json.Unmarshal([]byte(out), &sts) != nil || len(sts) < 2 {
+		t.Fatalf("monitor --once -o json: exit %d %s", code, out)
+	}
+	code, out, _ = runCLI(t, env, "alerts", "list", "-o", "json", "-c", example)
+	if code != 0 || strings.TrimSpace(out) != "[]" {
+		t.Fatalf("alerts list: exit %d %s", code, out)
+	}
+	if code, _, _ := runCLI(t, env, "alerts", "list", "--limit", "0", "-c", example); code != exitUsage {
+		t.Errorf("--limit 0: exit %d", code)
+	}
+	// A Worker that is down is critical at once with --once: exit 1.
+	code, out, _ = runCLI(t, env, "monitor", "--once", "--worker-url", "http://127.0.0.1:1", "-c", example)
+	if code != exitFailed || !strings.Contains(out, "critical") {
+		t.Fatalf("monitor --once with a dead Worker: exit %d\n%s", code, out)
+	}
+	code, out, _ = runCLI(t, env, "alerts", "list", "-c", example)
+	if code != 0 || !strings.Contains(out, "worker") || !strings.Contains(out, "critical") {
+		t.Fatalf("alerts after a critical probe: exit %d\n%s", code, out)
+	}
+}
