@@ -360,7 +360,9 @@ func (r *rig) r(t *testing.T, path string) (int, string) { return r.do(t, "GET",
 // event stream.
 func TestMonitorAlertsDeployments(t *testing.T) {
 	mem := kvstore.NewMemory(time.Now)
-	open := func(context.Context) (kvstore.Store, func() error, error) { return mem, func() error { return nil }, nil }
+	open := func(context.Context) (kvstore.Store, func() error, error) {
+		return mem, func() error { return nil }, nil
+	}
 	down := true
 	var mu sync.Mutex
 	probe := monitor.Func{N: "kv", M: "kv.latency_ms", F: func(context.Context) error {
@@ -411,7 +413,9 @@ func TestDeploymentsHookAndOptions(t *testing.T) {
 	}
 	calls := 0
 	s, err := server.New(server.Options{Hosts: []string{"h"}, AdminToken: adminToken,
-		Open: func(context.Context, bool, string) (*server.Session, error) { return nil, errors.New("state folder locked") },
+		Open: func(context.Context, bool, string) (*server.Session, error) {
+			return nil, errors.New("state folder locked")
+		},
 		Deployments: func(context.Context) (any, error) {
 			calls++
 			if calls == 1 {
