@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"github.com/factory-wager/edgeconf/config"
+	"github.com/factory-wager/edgeconf/d1"
+	"github.com/factory-wager/edgeconf/d1/migrate"
 	"github.com/factory-wager/edgeconf/flags"
 	"github.com/factory-wager/edgeconf/overrides"
 	"github.com/factory-wager/edgeconf/report"
@@ -377,5 +379,56 @@ func (s *Server) getDeployments(w http.ResponseWriter, r *http.Request) error {
 		return nil
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"available": true, "status": v})
+	return nil
+}
+
+// databaseView is a database page: its tables and migrations.
+type databaseView struct {
+	Binding    string          `json:"binding"`
+	Name       string          `json:"name"`
+	Tables     []d1.Table      `json:"tables"`
+	Migrations []migrationView `json:"migrations"`
+	Error      string          `json:"error,omitempty"`
+}
+
+type migrationView struct {
+	Name      string `json:"name"`
+	Applied   bool   `json:"applied"`
+	AppliedAt string `json:"appliedAt,omitempty"`
+}
+
+func (s *Server) getDatabases(w http.ResponseWriter, r *http.Request) error {
+	out := []databaseView{}
+	for _, ref := range s.o.Databases {
+		v := databaseView{Binding: ref.Binding, Name: ref.Name, Tables: []d1.Table{}, Migrations: []migrationView{}}
+		if s.o.OpenD1 == nil {
+			v.Error = "not available"
+			out = append(out, v)
+			continue
+		}
+		db, err := s.o.OpenD1(r.Context(), ref.Name)
+		if err != nil {
+			v.Error = err.Error()
+			out = append(out, v)
+			continue
+		}
+		if v.Tables, err = d1.Describe(r.Context(), db); err != nil {
+			v.Error = err.Error()
+		}
+		if sts, err := migrate.Statuses(r.Context(), db, ref.MigrationsDir); err != nil {
+			v.Error = err.Error()
+		} else {
+			for _, st := range sts {
+				m := migrationView{Name: st.Name, Applied: st.Applied != nil}
+				if st.Applied != nil {
+					m.AppliedAt = st.Applied.AppliedAt
+				}
+				v.Migrations = append(v.Migrations, m)
+			}
+		}
+		db.Close()
+		out = append(out, v)
+	}
+	writeJSON(w, http.StatusOK, out)
 	return nil
 }

@@ -28,6 +28,7 @@ import (
 	"time"
 
 	"github.com/factory-wager/edgeconf/config"
+	"github.com/factory-wager/edgeconf/d1"
 	"github.com/factory-wager/edgeconf/monitor"
 	"github.com/factory-wager/edgeconf/overrides"
 	"github.com/factory-wager/edgeconf/web"
@@ -75,6 +76,10 @@ type Options struct {
 	Monitor *monitor.Monitor
 	// Deployments is optional: the live deployment and versions, read-only.
 	Deployments func(ctx context.Context) (any, error)
+	// Databases are the D1 databases of the configuration and OpenD1
+	// opens one for a read (its tables, row counts and migrations).
+	Databases []Database
+	OpenD1    func(ctx context.Context, name string) (d1.DB, error)
 	// AdminToken (DASHBOARD_TOKEN) may read and change; ReadToken may read.
 	AdminToken, ReadToken string
 	// Hosts are the Host header values the server answers (host or
@@ -85,6 +90,12 @@ type Options struct {
 	Now     func() time.Time
 	Logger  *slog.Logger
 	Assets  fs.FS // the dashboard; nil means web.Assets()
+}
+
+// Database is a D1 database the configuration binds.
+type Database struct {
+	Binding, Name string
+	MigrationsDir string // where its NNNN_name.sql files are
 }
 
 // Server serves the API and the dashboard.
@@ -163,6 +174,7 @@ func (s *Server) routes() {
 	read("GET /api/v1/monitor", s.getMonitor)
 	read("GET /api/v1/alerts", s.getAlerts)
 	read("GET /api/v1/deployments", s.getDeployments)
+	read("GET /api/v1/databases", s.getDatabases)
 	read("GET /api/v1/events", s.events)
 	assets := http.FileServerFS(s.o.Assets)
 	s.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {

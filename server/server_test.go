@@ -8,12 +8,17 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/factory-wager/edgeconf/config"
+	"github.com/factory-wager/edgeconf/d1"
+	"github.com/factory-wager/edgeconf/d1/migrate"
+	"github.com/factory-wager/edgeconf/d1/sqlite"
 	"github.com/factory-wager/edgeconf/kvstore"
 	"github.com/factory-wager/edgeconf/monitor"
 	"github.com/factory-wager/edgeconf/overrides"
@@ -444,3 +449,65 @@ func TestDeploymentsHookAndOptions(t *testing.T) {
 		t.Errorf("a store that cannot open: %d %s", code, body)
 	}
 }
+
+// TestDatabases: the database page lists tables with row counts and the
+// migrations of the folder, applied or pending.
+func TestDatabases(t *testing.T) {
+	dir := t.TempDir()
+	os.WriteFile(filepath.Join(dir, "0001_init.sql"), []byte("CREATE TABLE notes (id INTEGER);\nINSERT INTO notes VALUES (1);\n"), 0o600)
+	os.WriteFile(filepath.Join(dir, "0002_more.sql"), []byte("CREATE TABLE more (id INTEGER);\n"), 0o600)
+	db, err := sqlite.Open(context.Background(), sqlite.Options{Dir: t.TempDir(), Name: "app-db"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	if _, err := migrate.ApplyPending(context.Background(), db, dir, migrate.Options{}); err != nil {
+		t.Fatal(err)
+	}
+	os.WriteFile(filepath.Join(dir, "0003_later.sql"), []byte("CREATE TABLE later (id INTEGER);\n"), 0o600)
+	s, err := server.New(server.Options{Hosts: []string{"h"},
+		Open:      func(context.Context, bool, string) (*server.Session, error) { return nil, errors.New("unused") },
+		Databases: []server.Database{{Binding: "DB", Name: "app-db", MigrationsDir: dir}, {Binding: "GONE", Name: "gone"}},
+		OpenD1: func(_ context.Context, name string) (d1.DB, error) {
+			if name == "gone" {
+				return nil, errors.New("no such database")
+			}
+			return nopClose{db}, nil
+		}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	req := httptest.NewRequest("GET", "/api/v1/databases", nil)
+	req.Host = "h"
+	w := httptest.NewRecorder()
+	s.Handler().ServeHTTP(w, req)
+	var got []struct {
+		Name   string
+		Tables []struct {
+			Name string
+			Rows int
+		}
+		Migrations []struct {
+			Name    string
+			Applied bool
+		}
+		Error string
+	}
+	if err := json.Unmarshal(w.Body.Bytes(), &got); err != nil || len(got) != 2 {
+		t.Fatalf("databases: %v %s", err, w.Body)
+	}
+	if len(got[0].Tables) != 3 || got[0].Tables[2].Name != "notes" || got[0].Tables[2].Rows != 1 {
+		t.Errorf("tables: %+v", got[0].Tables)
+	}
+	if len(got[0].Migrations) != 3 || !got[0].Migrations[1].Applied || got[0].Migrations[2].Applied {
+		t.Errorf("migrations: %+v", got[0].Migrations)
+	}
+	if got[1].Error == "" {
+		t.Errorf("a database that cannot open: %+v", got[1])
+	}
+}
+
+// nopClose keeps the test's database open across requests.
+type nopClose struct{ d1.DB }
+
+func (nopClose) Close() error { return nil }

@@ -17,6 +17,8 @@ import (
 
 	"github.com/factory-wager/edgeconf/cloudflare"
 	"github.com/factory-wager/edgeconf/config"
+	"github.com/factory-wager/edgeconf/d1"
+	"github.com/factory-wager/edgeconf/d1/migrate"
 	"github.com/factory-wager/edgeconf/d1/sqlite"
 	"github.com/factory-wager/edgeconf/deploy"
 	"github.com/factory-wager/edgeconf/kvstore"
@@ -220,6 +222,18 @@ func runServe(ctx context.Context, d *deps, g *globalOptions, opts *serveOptions
 	so := server.Options{
 		Open: sessionOpener(d, g), OpenLKG: lkgOpener(d, g), Env: g.Env, Monitor: mon,
 		AdminToken: admin, ReadToken: reader, Hosts: hosts, Now: d.Now,
+		OpenD1: func(ctx context.Context, name string) (d1.DB, error) {
+			for _, decl := range doc.Config.Cloudflare.D1Databases {
+				if decl.Name == name {
+					return openD1Decl(ctx, d, decl, g.target.Remote, false)
+				}
+			}
+			return nil, fmt.Errorf("no D1 database %q in the configuration", name)
+		},
+	}
+	for _, decl := range doc.Config.Cloudflare.D1Databases {
+		so.Databases = append(so.Databases, server.Database{Binding: decl.Binding, Name: decl.Name,
+			MigrationsDir: migrate.DirFor(g.configPath(d), decl.MigrationsDir)})
 	}
 	if g.target.Remote {
 		if worker := doc.Config.Cloudflare.Worker.Name; worker != "" {

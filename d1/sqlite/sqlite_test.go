@@ -2,6 +2,7 @@ package sqlite_test
 
 import (
 	"context"
+	"fmt"
 	"testing"
 
 	"github.com/factory-wager/edgeconf/d1"
@@ -17,4 +18,23 @@ func TestConformance(t *testing.T) {
 		}
 		return db
 	})
+}
+
+func TestDescribe(t *testing.T) {
+	ctx := context.Background()
+	db, err := sqlite.Open(ctx, sqlite.Options{Dir: t.TempDir(), Name: "describe"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	if _, err := d1.Exec(ctx, db, `CREATE TABLE a (x); INSERT INTO a VALUES (1), (2); CREATE TABLE "we""ird" (y); CREATE TABLE d1_migrations (id)`); err != nil {
+		t.Fatal(err)
+	}
+	tables, err := d1.Describe(ctx, db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := fmt.Sprint(tables); got != `[{a 2} {d1_migrations 0} {we"ird 0}]` {
+		t.Errorf("tables = %s", got)
+	}
 }

@@ -189,6 +189,21 @@ const pages = {
     root.append(h("h3", {}, "Evaluate for a user"), form, out);
   },
 
+  async databases(root) {
+    const dbs = await api("/databases");
+    root.append(h("h2", {}, "D1 databases"));
+    if (dbs.length === 0) root.append(h("p", { class: "dim" }, "The configuration binds no D1 database."));
+    for (const db of dbs) {
+      root.append(h("h3", {}, db.binding + " → " + db.name));
+      if (db.error) root.append(h("p", { class: "error" }, db.error));
+      root.append(h("div", { class: "scroll" }, h("table", { class: "db-tables" },
+        h("thead", {}, h("tr", {}, h("th", {}, "table"), h("th", {}, "rows"))),
+        h("tbody", {}, db.tables.map((t) => h("tr", {}, h("td", {}, t.name), h("td", {}, t.rows)))))));
+      root.append(db.migrations.length === 0 ? h("p", { class: "dim" }, "No migrations in its folder.") :
+        h("ul", { class: "migrations" }, db.migrations.map((m) => h("li", { class: m.applied ? "ok" : "warning" }, (m.applied ? "applied " + m.appliedAt + " " : "pending ") + m.name))));
+    }
+  },
+
   async deployments(root) {
     const d = await api("/deployments");
     root.append(h("h2", {}, "Deployments"));
