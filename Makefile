@@ -38,8 +38,7 @@ GO_TOOLS := \
 # tool) — and make runs as root; otherwise make prints the apt-get command
 # and the tests that need them skip (and fail under CI=true).
 APT_INSTALL ?= $(if $(filter true,$(CI)),1,)
-APT_TOOLS := squid:squid tinyproxy:tinyproxy htpasswd:apache2-utils
-# Next: chromium:chromium (the dashboard tests)
+APT_TOOLS := squid:squid tinyproxy:tinyproxy htpasswd:apache2-utils chromium:chromium
 
 # Debian packages only the benchmarks need (make bench).
 BENCH_APT_TOOLS := hyperfine:hyperfine

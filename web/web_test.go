@@ -2,8 +2,11 @@ package web
 
 import (
 	"io/fs"
+	"os/exec"
 	"strings"
 	"testing"
+
+	"github.com/factory-wager/edgeconf/internal/testtool"
 )
 
 // TestAssets: the dashboard's files are embedded, and the page loads only
@@ -31,5 +34,14 @@ func TestAssets(t *testing.T) {
 	js, _ := fs.ReadFile(a, "app.js")
 	if strings.Contains(string(js), "innerHTML") {
 		t.Error("app.js writes HTML from strings (innerHTML): server data must go in as text")
+	}
+}
+
+// TestScriptParses: app.js is valid JavaScript (node --check).
+func TestScriptParses(t *testing.T) {
+	node := testtool.Require(t, "node", "apt-get install -y nodejs (Node 20, as make tools expects)")
+	out, err := exec.Command(node, "--check", "static/app.js").CombinedOutput()
+	if err != nil {
+		t.Fatalf("node --check static/app.js: %v\n%s", err, out)
 	}
 }

@@ -94,7 +94,7 @@ const pages = {
         h("div", { class: "card" }, h("div", { class: "dim" }, "dependencies"), h("div", { class: "big" }, mon.enabled ? mon.dependencies.length : "off"))));
     root.append(h("h3", {}, "Dependencies"));
     if (!mon.enabled) {
-      root.append(h("p", { class: "dim" }, "The monitor is off (dependencies.enabled is false)."));
+      root.append(h("p", { class: "dim" }, "The monitor is not running (dependencies.enabled is false, or serve --no-monitor)."));
     } else {
       root.append(h("div", { class: "scroll" }, h("table", { id: "deps-table" },
         h("thead", {}, h("tr", {}, h("th", {}, "dependency"), h("th", {}, "state"), h("th", {}, "latency"), h("th", {}, "trend"), h("th", {}, "last error"))),
@@ -224,7 +224,7 @@ const pages = {
     root.append(rows.length === 0 ? h("p", { class: "dim" }, "No changes yet.") : h("div", { class: "scroll" }, h("table", { id: "audit-table" },
       h("thead", {}, h("tr", {}, h("th", {}, "when"), h("th", {}, "who"), h("th", {}, "action"), h("th", {}, "path"), h("th", {}, "revision"), h("th", {}, "value"))),
       h("tbody", {}, rows.map((a) => h("tr", {}, h("td", {}, a.when), h("td", {}, a.who), h("td", {}, a.action), h("td", {}, a.path), h("td", {}, a.rev),
-        h("td", { class: "value" }, a.new ? show(a.new) : ""))))));
+        h("td", { class: "value" }, a.new ? show(a.new) : "")))))));
   },
 };
 
