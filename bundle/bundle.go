@@ -13,14 +13,18 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io/fs"
 	"log/slog"
 	"os"
+	"path"
 	"path/filepath"
 	"regexp"
 	"sort"
 	"strings"
 
 	"github.com/evanw/esbuild/pkg/api"
+
+	"github.com/factory-wager/edgeconf/web"
 )
 
 // Workers limits on the gzip-compressed bundle.
@@ -31,6 +35,11 @@ const (
 
 // ConfigModule is the import path the Worker reads its baked configuration from.
 const ConfigModule = "edgeconf:config"
+
+// AssetsModule is the import path of the dashboard's files (package web),
+// so that the deployed Worker serves the same dashboard as edgeconf serve:
+// a JSON object of URL path → {type, body}.
+const AssetsModule = "edgeconf:assets"
 
 // Baked is what the Worker finds in ConfigModule.
 type Baked struct {
@@ -96,12 +105,22 @@ func Build(o Options) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
+	assets, err := assetsJSON()
+	if err != nil {
+		return nil, err
+	}
 	plugin := api.Plugin{Name: "edgeconf-config", Setup: func(b api.PluginBuild) {
 		b.OnResolve(api.OnResolveOptions{Filter: "^" + regexp.QuoteMeta(ConfigModule) + "$"}, func(a api.OnResolveArgs) (api.OnResolveResult, error) {
 			return api.OnResolveResult{Path: "config.json", Namespace: "edgeconf"}, nil
 		})
+		b.OnResolve(api.OnResolveOptions{Filter: "^" + regexp.QuoteMeta(AssetsModule) + "$"}, func(a api.OnResolveArgs) (api.OnResolveResult, error) {
+			return api.OnResolveResult{Path: "assets.json", Namespace: "edgeconf"}, nil
+		})
 		b.OnLoad(api.OnLoadOptions{Filter: ".*", Namespace: "edgeconf"}, func(a api.OnLoadArgs) (api.OnLoadResult, error) {
 			s := string(baked)
+			if a.Path == "assets.json" {
+				s = string(assets)
+			}
 			return api.OnLoadResult{Contents: &s, Loader: api.LoaderJSON}, nil
 		})
 	}}
@@ -224,4 +243,39 @@ func checkBindings(metafile, dir string, bindings []string) []string {
 		}
 	}
 	return out
+}
+
+// assetTypes are the content types of the dashboard's files.
+var assetTypes = map[string]string{".html": "text/html; charset=utf-8", ".js": "text/javascript; charset=utf-8", ".css": "text/css; charset=utf-8", ".png": "image/png"}
+
+// assetsJSON is the AssetsModule: every file of web.Assets() by URL path
+// ("/" is index.html).
+func assetsJSON() ([]byte, error) {
+	type asset struct {
+		Type string `json:"type"`
+		Body string `json:"body"`
+	}
+	out := map[string]asset{}
+	err := fs.WalkDir(web.Assets(), ".", func(p string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		b, err := fs.ReadFile(web.Assets(), p)
+		if err != nil {
+			return err
+		}
+		typ := assetTypes[path.Ext(p)]
+		if typ == "" {
+			return nil // only what the dashboard serves
+		}
+		out["/"+p] = asset{Type: typ, Body: string(b)}
+		if p == "index.html" {
+			out["/"] = out["/"+p]
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("the dashboard's files: %w", err)
+	}
+	return json.Marshal(out)
 }

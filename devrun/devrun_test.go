@@ -168,6 +168,10 @@ func freeAddr(t *testing.T) string {
 
 // startExample builds the example Worker with refresh 0 and runs it on workerd.
 func startExample(t *testing.T, store *kvstore.Memory) (*devrun.Server, *config.Document) {
+	return startExampleWith(t, store, nil)
+}
+
+func startExampleWith(t *testing.T, store *kvstore.Memory, secrets map[string]string) (*devrun.Server, *config.Document) {
 	t.Helper()
 	workerd := testtool.Require(t, "workerd", "make tools")
 	doc, err := config.Load(filepath.Join("..", config.DefaultFile), config.LoadOptions{})
@@ -187,7 +191,7 @@ func startExample(t *testing.T, store *kvstore.Memory) (*devrun.Server, *config.
 		Workerd: workerd, Script: res.Script, Listen: freeAddr(t), StateDir: t.TempDir(), Name: "quantum-dashboard",
 		CompatibilityDate: "2025-01-01", KV: []devrun.KVNamespace{{Binding: "CONFIG", Open: memOpen(store)}},
 		DurableObjects: []devrun.DurableObject{{Binding: "SESSIONS", ClassName: "TerminalSession"}},
-		Vars:           map[string]string{"LOG_LEVEL": "info"}, VersionID: res.Revision, VersionTag: "test",
+		Vars:           map[string]string{"LOG_LEVEL": "info"}, VersionID: res.Revision, VersionTag: "test", Secrets: secrets,
 	})
 	if err != nil {
 		t.Fatal(err)

@@ -4,6 +4,8 @@
 //   GET /api/config[?path=] effective configuration: baked file config + CONFIG KV overrides
 //   GET /api/flags/:name    flag decision for ?user=ID, as `edgeconf flags eval -o json`
 //   GET /ws/terminal/:id    WebSocket into the TerminalSession Durable Object (SESSIONS)
+//   GET /, /app.js, …       the dashboard (the files of edgeconf serve), with the
+//   GET /api/v1/…           read-only part of its API (see edge.js)
 //
 // `edgeconf build` bakes the file configuration of one environment in as the
 // module "edgeconf:config" (see docs/worker.md).
@@ -11,6 +13,7 @@
 import baked from "edgeconf:config";
 import { BUCKETING, evaluate, threshold } from "./flags.js";
 import { applyOverrides, lookup, readOverrides } from "./overrides.js";
+import { asset, edgeAPI } from "./edge.js";
 
 export { TerminalSession } from "./session.js";
 
@@ -121,7 +124,14 @@ export default {
     const url = new URL(request.url);
     const p = url.pathname;
     try {
+      if (p.startsWith("/api/v1/")) {
+        const snap = await effective(env);
+        const v = env.CF_VERSION_METADATA || { id: "", tag: "" };
+        return edgeAPI(request, url, env, snap, { env: baked.env || "", stale: kvError, version: { id: v.id || "", tag: v.tag || "" }, snapshotAgeSeconds: Math.floor((Date.now() - snap.at) / 1000) });
+      }
       if (request.method !== "GET" && request.method !== "HEAD") return json({ error: "method not allowed" }, 405);
+      const file = asset(p);
+      if (file) return file;
       if (p === "/healthz") return await healthz(env);
       if (p === "/api/config") return await apiConfig(url, env);
       let m = p.match(/^\/api\/flags\/([^/]+)$/);

@@ -149,7 +149,9 @@ const pages = {
       form.addEventListener("submit", (ev) => { ev.preventDefault(); setOverride(err); });
       root.append(h("h3", {}, "Set an override"), form, err);
     } else {
-      root.append(h("p", { class: "dim" }, state.session && state.session.mutationsEnabled ? "Sign in with the admin token to change overrides." : "Changes are off: edgeconf serve runs without DASHBOARD_TOKEN."));
+      const why = state.session && state.session.edge ? "This is the dashboard at the edge: read-only. Change overrides with edgeconf serve or edgeconf override set."
+        : state.session && state.session.mutationsEnabled ? "Sign in with the admin token to change overrides." : "Changes are off: edgeconf serve runs without DASHBOARD_TOKEN.";
+      root.append(h("p", { class: "dim" }, why));
     }
     root.append(h("h3", {}, "Every value"), h("div", { class: "scroll" }, h("table", { id: "config-table" },
       h("thead", {}, h("tr", {}, h("th", {}, "path"), h("th", {}, "value"), h("th", {}, "from"))),
