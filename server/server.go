@@ -29,6 +29,7 @@ import (
 
 	"github.com/factory-wager/edgeconf/config"
 	"github.com/factory-wager/edgeconf/d1"
+	"github.com/factory-wager/edgeconf/kvstore"
 	"github.com/factory-wager/edgeconf/monitor"
 	"github.com/factory-wager/edgeconf/overrides"
 	"github.com/factory-wager/edgeconf/web"
@@ -57,8 +58,11 @@ const (
 // Session is the overrides store opened for one request.
 type Session struct {
 	Manager *overrides.Manager
-	Target  string
-	Close   func() error
+	// Store is the CONFIG namespace itself, for what the Worker records
+	// there (errors and telemetry); optional.
+	Store  kvstore.Store
+	Target string
+	Close  func() error
 }
 
 // Options configure a Server.
@@ -175,6 +179,7 @@ func (s *Server) routes() {
 	read("GET /api/v1/alerts", s.getAlerts)
 	read("GET /api/v1/deployments", s.getDeployments)
 	read("GET /api/v1/databases", s.getDatabases)
+	read("GET /api/v1/telemetry", s.getTelemetry)
 	read("GET /api/v1/events", s.events)
 	assets := http.FileServerFS(s.o.Assets)
 	s.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {

@@ -511,3 +511,49 @@ func TestDatabases(t *testing.T) {
 type nopClose struct{ d1.DB }
 
 func (nopClose) Close() error { return nil }
+
+// TestTelemetry: the Worker's records in CONFIG are summarised per version.
+func TestTelemetry(t *testing.T) {
+	mem := kvstore.NewMemory(time.Now)
+	ctx := context.Background()
+	put := func(k, v string) {
+		if err := mem.Put(ctx, k, []byte(v), kvstore.PutOptions{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	put("edgeconf/v1/telemetry/v1/iso-a", `{"version":"v1","tag":"ec-1","routes":{"/healthz":3,"/api/flags/:name":2},"flags":{"premium:on":2},"latencyMs":{"p50":1,"p95":4,"p99":9}}`)
+	put("edgeconf/v1/telemetry/v1/iso-b", `{"version":"v1","routes":{"/healthz":1},"latencyMs":{"p50":2,"p95":3,"p99":5}}`)
+	put("edgeconf/v1/errors/v1/2026-12-05T10:00:00Z-r1", `{"requestId":"r1","version":"v1","route":"/x","message":"boom","stack":"at x","at":"2026-12-05T10:00:00Z"}`)
+	put("edgeconf/v1/errors/v2/2026-12-05T11:00:00Z-r2", `{"requestId":"r2","version":"v2","route":"/y","message":"bang","at":"2026-12-05T11:00:00Z"}`)
+	put("edgeconf/v1/telemetry/v1/garbage", `not json`)
+	s, err := server.New(server.Options{Hosts: []string{"h"}, Open: func(context.Context, bool, string) (*server.Session, error) {
+		return &server.Session{Store: mem, Close: func() error { return nil }}, nil
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	req := httptest.NewRequest("GET", "/api/v1/telemetry", nil)
+	req.Host = "h"
+	w := httptest.NewRecorder()
+	s.Handler().ServeHTTP(w, req)
+	var got struct {
+		Versions []struct {
+			Version          string
+			Isolates, Errors int
+			Requests         int
+			P99ms            float64 `json:"p99Ms"`
+			Flags            map[string]int
+		}
+		Errors []map[string]any
+	}
+	if err := json.Unmarshal(w.Body.Bytes(), &got); err != nil {
+		t.Fatalf("%v %s", err, w.Body)
+	}
+	if len(got.Versions) != 2 || got.Versions[0].Version != "v1" || got.Versions[0].Isolates != 2 || got.Versions[0].Requests != 6 ||
+		got.Versions[0].Errors != 1 || got.Versions[0].P99ms != 9 || got.Versions[0].Flags["premium:on"] != 2 || got.Versions[1].Errors != 1 {
+		t.Errorf("versions: %+v", got.Versions)
+	}
+	if len(got.Errors) != 2 || got.Errors[0]["requestId"] != "r2" || got.Errors[1]["stack"] != nil {
+		t.Errorf("recent errors (newest first, no stack): %+v", got.Errors)
+	}
+}

@@ -82,7 +82,7 @@ function redact(v) {
  * Answers /api/v1/* at the edge. snap is the effective configuration
  * ({config, provenance, problems}); stale says KV could not be read.
  */
-export function edgeAPI(request, url, env, snap, meta) {
+export function edgeAPI(request, url, env, snap, meta, onDecision = () => {}) {
   if (request.method !== "GET" && request.method !== "HEAD") {
     return json({ error: "the dashboard at the edge is read-only: change overrides with edgeconf serve or edgeconf override set" }, 405);
   }
@@ -129,6 +129,7 @@ export function edgeAPI(request, url, env, snap, meta) {
         const user = url.searchParams.get("user") || "";
         if (user === "" || user.length > 256) return json({ error: "give ?user=ID (1 to 256 characters)" }, 400);
         const d = evaluate(name, flag, user);
+        onDecision(name, d.enabled);
         return json({ flag: name, user, enabled: d.enabled, reason: d.reason, bucket: d.bucket, rolloutPercentage: flag.rolloutPercentage || 0, threshold: threshold(flag.rolloutPercentage), bucketing: BUCKETING });
       }
       const users = Number(url.searchParams.get("users") || "10000");

@@ -14,6 +14,7 @@ import baked from "edgeconf:config";
 import { BUCKETING, evaluate, threshold } from "./flags.js";
 import { applyOverrides, lookup, readOverrides } from "./overrides.js";
 import { asset, edgeAPI } from "./edge.js";
+import { countFlag, record, recordError } from "./telemetry.js";
 
 export { TerminalSession } from "./session.js";
 
@@ -99,6 +100,7 @@ async function apiFlag(name, url, env) {
   const flag = features[name];
   const user = url.searchParams.get("user") || "";
   const d = evaluate(name, flag, user);
+  countFlag(monitoringOf(), name, d.enabled);
   return json({
     flag: name,
     user,
@@ -118,31 +120,47 @@ function terminal(id, request, env) {
   return stub.fetch(request);
 }
 
+/** The monitoring switches in force: the effective configuration's. */
+function monitoringOf() {
+  return (cache && cache.config && cache.config.monitoring) || baked.config.monitoring || {};
+}
+
+async function handle(request, env, url) {
+  const p = url.pathname;
+  if (p.startsWith("/api/v1/")) {
+    const snap = await effective(env);
+    const v = env.CF_VERSION_METADATA || { id: "", tag: "" };
+    return edgeAPI(request, url, env, snap, { env: baked.env || "", stale: kvError, version: { id: v.id || "", tag: v.tag || "" }, snapshotAgeSeconds: Math.floor((Date.now() - snap.at) / 1000) },
+      (name, enabled) => countFlag(monitoringOf(), name, enabled));
+  }
+  if (request.method !== "GET" && request.method !== "HEAD") return json({ error: "method not allowed" }, 405);
+  const file = asset(p);
+  if (file) return file;
+  if (p === "/healthz") return await healthz(env);
+  if (p === "/api/config") return await apiConfig(url, env);
+  let m = p.match(/^\/api\/flags\/([^/]+)$/);
+  if (m) return await apiFlag(decodeURIComponent(m[1]), url, env);
+  m = p.match(/^\/ws\/terminal\/([^/]{1,128})$/);
+  if (m) return terminal(decodeURIComponent(m[1]), request, env);
+  return json({ error: "not found", path: p }, 404);
+}
+
 export default {
-  /** @param {Request} request @param {Env} env */
-  async fetch(request, env) {
+  /** @param {Request} request @param {Env} env @param {ExecutionContext} ctx */
+  async fetch(request, env, ctx) {
+    const started = Date.now();
     const url = new URL(request.url);
-    const p = url.pathname;
+    const meta = env.CF_VERSION_METADATA || { id: "", tag: "" };
+    const version = { id: meta.id || "", tag: meta.tag || "" };
+    let res;
     try {
-      if (p.startsWith("/api/v1/")) {
-        const snap = await effective(env);
-        const v = env.CF_VERSION_METADATA || { id: "", tag: "" };
-        return edgeAPI(request, url, env, snap, { env: baked.env || "", stale: kvError, version: { id: v.id || "", tag: v.tag || "" }, snapshotAgeSeconds: Math.floor((Date.now() - snap.at) / 1000) });
-      }
-      if (request.method !== "GET" && request.method !== "HEAD") return json({ error: "method not allowed" }, 405);
-      const file = asset(p);
-      if (file) return file;
-      if (p === "/healthz") return await healthz(env);
-      if (p === "/api/config") return await apiConfig(url, env);
-      let m = p.match(/^\/api\/flags\/([^/]+)$/);
-      if (m) return await apiFlag(decodeURIComponent(m[1]), url, env);
-      m = p.match(/^\/ws\/terminal\/([^/]{1,128})$/);
-      if (m) return terminal(decodeURIComponent(m[1]), request, env);
-      return json({ error: "not found", path: p }, 404);
+      res = await handle(request, env, url);
     } catch (e) {
       const id = crypto.randomUUID();
       console.error(`request ${id} failed: ${e && e.message ? e.message : e}`);
-      return json({ error: "internal error", requestId: id }, 500);
+      recordError(monitoringOf(), env, ctx, version, url.pathname, id, e);
+      res = json({ error: "internal error", requestId: id }, 500);
     }
+    return record(monitoringOf(), env, ctx, version, url.pathname, started, res);
   },
 };

@@ -90,7 +90,7 @@ func sessionOpener(d *deps, g *globalOptions) func(ctx context.Context, write bo
 		if err != nil {
 			return nil, err
 		}
-		return &server.Session{Manager: s.mgr, Target: s.store.target, Close: s.Close}, nil
+		return &server.Session{Manager: s.mgr, Store: s.store.kv, Target: s.store.target, Close: s.Close}, nil
 	}
 }
 

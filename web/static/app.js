@@ -85,7 +85,7 @@ function sparkline(samples) {
 
 const pages = {
   async overview(root) {
-    const [rep, mon, alerts] = await Promise.all([api("/report"), api("/monitor"), api("/alerts")]);
+    const [rep, mon, alerts, tel] = await Promise.all([api("/report"), api("/monitor"), api("/alerts"), api("/telemetry").catch(() => ({ versions: [], errors: [] }))]);
     const s = rep.metrics || {};
     root.append(h("h2", {}, "Overview"),
       h("div", { class: "cards" },
@@ -101,6 +101,15 @@ const pages = {
         h("tbody", {}, mon.dependencies.map((d) => h("tr", {},
           h("td", {}, d.name), h("td", { class: d.state }, d.state), h("td", {}, d.latencyMs.toFixed(1) + " ms"),
           h("td", {}, sparkline(d.samples || [])), h("td", { class: "value" }, d.lastError || "")))))));
+    }
+    root.append(h("h3", {}, "Worker telemetry"));
+    root.append(tel.versions.length === 0 ? h("p", { class: "dim" }, "Nothing recorded yet (monitoring.analytics, performance and errorTracking decide what the Worker records).") :
+      h("div", { class: "scroll" }, h("table", { id: "telemetry-table" },
+        h("thead", {}, h("tr", {}, h("th", {}, "version"), h("th", {}, "requests"), h("th", {}, "errors"), h("th", {}, "p50"), h("th", {}, "p95"), h("th", {}, "p99"))),
+        h("tbody", {}, tel.versions.map((v) => h("tr", {}, h("td", {}, (v.tag || "") + " " + v.version), h("td", {}, v.requests), h("td", { class: v.errors ? "critical" : "" }, v.errors),
+          h("td", {}, v.p50Ms + " ms"), h("td", {}, v.p95Ms + " ms"), h("td", {}, v.p99Ms + " ms")))))));
+    if (tel.errors.length) {
+      root.append(h("ul", { id: "worker-errors" }, tel.errors.slice(0, 10).map((e) => h("li", { class: "critical" }, e.at + " " + e.route + ": " + e.message + " (request " + e.requestId + ")"))));
     }
     root.append(h("h3", {}, "Recent alerts"));
     root.append(alerts.length === 0 ? h("p", { class: "dim" }, "No alerts.") :
