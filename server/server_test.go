@@ -335,7 +335,16 @@ func TestLiveUpdates(t *testing.T) {
 // the last-known-good copy, and the configuration says so.
 func TestLastKnownGood(t *testing.T) {
 	clk := time.Now
-	bad := monitor.Func{N: "kv", M: "kv.latency_ms", F: func(context.Context) error { return errors.New("kv down") }}
+	var down sync.Mutex
+	failing := true
+	bad := monitor.Func{N: "kv", M: "kv.latency_ms", F: func(context.Context) error {
+		down.Lock()
+		defer down.Unlock()
+		if failing {
+			return errors.New("kv down")
+		}
+		return nil
+	}}
 	mon, err := monitor.New(monitor.Options{Probes: []monitor.Probe{bad}, Thresholds: config.DependencyThresholds{Refresh: 1, Warning: 1, Critical: 1}, Strict: true, Now: clk})
 	if err != nil {
 		t.Fatal(err)
@@ -355,6 +364,14 @@ func TestLastKnownGood(t *testing.T) {
 	json.Unmarshal([]byte(body), &m)
 	if len(m.Critical) != 1 {
 		t.Errorf("monitor: %s", body)
+	}
+	// Recovery: a good probe, and reads go back to the store.
+	down.Lock()
+	failing = false
+	down.Unlock()
+	mon.Round(context.Background())
+	if code, body := r.r(t, "/api/v1/config"); code != 200 || !strings.Contains(body, `"source":"store"`) {
+		t.Fatalf("after recovery: %d %s", code, body)
 	}
 }
 
