@@ -167,6 +167,7 @@ something absent is not an error.`,
 		newWsCmd(d, g),
 		newBuildCmd(d, g),
 		newDevCmd(d, g),
+		newWranglerCmd(d, g),
 	}
 	for _, c := range withConfig {
 		g.addConfigFlags(c.PersistentFlags())
