@@ -169,7 +169,11 @@ func toSettings(doc *config.Document, env, outDir string, ex *extra) (settings, 
 		s.Vars = cf.Vars
 	}
 	for _, r := range cf.Routes {
-		s.Routes = append(s.Routes, route{Pattern: r.Pattern, ZoneID: cf.ZoneID, CustomDomain: r.CustomDomain})
+		rt := route{Pattern: r.Pattern, ZoneID: cf.ZoneID, CustomDomain: r.CustomDomain}
+		if rt.ZoneID == "" && !rt.CustomDomain {
+			rt.ZoneName = doc.Config.Domain // wrangler needs a zone for a pattern route
+		}
+		s.Routes = append(s.Routes, rt)
 	}
 	for _, k := range cf.KVNamespaces {
 		s.KVNamespaces = append(s.KVNamespaces, kvNamespace{Binding: k.Binding, ID: k.ID})

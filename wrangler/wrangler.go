@@ -69,6 +69,7 @@ type settings struct {
 type route struct {
 	Pattern      string `toml:"pattern" json:"pattern"`
 	ZoneID       string `toml:"zone_id,omitempty" json:"zone_id,omitempty"`
+	ZoneName     string `toml:"zone_name,omitempty" json:"zone_name,omitempty"` // the top-level domain when zoneId is unset
 	CustomDomain bool   `toml:"custom_domain,omitempty" json:"custom_domain,omitempty"`
 }
 
