@@ -15,11 +15,11 @@ import (
 
 // GenerateOptions configures Generate. ConfigPath is required.
 type GenerateOptions struct {
-	ConfigPath string                              // cloudflare-config.yaml
-	Env        string                              // "" writes every environment as [env.X]; else only this one
-	Format     Format                              // "" means TOML
-	OutputDir  string                              // the folder the file goes in; main paths are relative to it ("" = the configuration's folder)
-	LookupEnv  func(name string) (string, bool)    // resolves ${VAR}; optional
+	ConfigPath string                           // cloudflare-config.yaml
+	Env        string                           // "" writes every environment as [env.X]; else only this one
+	Format     Format                           // "" means TOML
+	OutputDir  string                           // the folder the file goes in; main paths are relative to it ("" = the configuration's folder)
+	LookupEnv  func(name string) (string, bool) // resolves ${VAR}; optional
 }
 
 // Header is the first line of every generated file (after the comment

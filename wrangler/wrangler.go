@@ -46,7 +46,7 @@ func ParseFormat(s string) (Format, error) {
 type file struct {
 	Schema string `toml:"$schema,omitempty" json:"$schema,omitempty"`
 	settings
-	Migrations []migration           `toml:"migrations,omitempty" json:"migrations,omitempty"`
+	Migrations []migration          `toml:"migrations,omitempty" json:"migrations,omitempty"`
 	Env        map[string]*settings `toml:"env,omitempty" json:"env,omitempty"`
 }
 

@@ -38,9 +38,9 @@ func TestGenerate_Golden(t *testing.T) {
 		name, golden string
 		o            GenerateOptions
 	}{
-		{"toml all environments", "wrangler.toml.golden", GenerateOptions{}},
-		{"jsonc all environments", "wrangler.jsonc.golden", GenerateOptions{Format: JSONC}},
-		{"toml staging only", "wrangler-staging.toml.golden", GenerateOptions{Env: "staging"}},
+		{"toml all environments", "golden-wrangler.toml", GenerateOptions{}},
+		{"jsonc all environments", "golden-wrangler.jsonc", GenerateOptions{Format: JSONC}},
+		{"toml staging only", "golden-wrangler-staging.toml", GenerateOptions{Env: "staging"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			got := generate(t, tc.o)
@@ -265,12 +265,12 @@ func TestImport_BadInput(t *testing.T) {
 }
 
 func FuzzImport(f *testing.F) {
-	for _, g := range []string{"wrangler.toml.golden", "wrangler.jsonc.golden"} {
+	for _, g := range []string{"golden-wrangler.toml", "golden-wrangler.jsonc"} {
 		b, err := os.ReadFile(filepath.Join("testdata", g))
 		if err != nil {
 			f.Fatal(err)
 		}
-		f.Add(b, strings.HasSuffix(g, ".toml.golden"))
+		f.Add(b, strings.HasSuffix(g, ".toml"))
 	}
 	f.Add([]byte(`{"env":{"x":1}}`), false)
 	f.Fuzz(func(t *testing.T, data []byte, isTOML bool) {
