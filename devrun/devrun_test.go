@@ -169,6 +169,12 @@ func freeAddr(t *testing.T) string {
 // startExample builds the example Worker with refresh 0 and runs it on workerd.
 func startExample(t *testing.T, store *kvstore.Memory) (*devrun.Server, *config.Document) {
 	t.Helper()
+	return startExampleOpen(t, memOpen(store))
+}
+
+// startExampleOpen is startExample with the CONFIG namespace behind open.
+func startExampleOpen(t *testing.T, open devrun.OpenStore) (*devrun.Server, *config.Document) {
+	t.Helper()
 	workerd := testtool.Require(t, "workerd", "make tools")
 	doc, err := config.Load(filepath.Join("..", config.DefaultFile), config.LoadOptions{})
 	if err != nil {
@@ -185,7 +191,7 @@ func startExample(t *testing.T, store *kvstore.Memory) (*devrun.Server, *config.
 	}
 	srv, err := devrun.Start(context.Background(), devrun.Options{
 		Workerd: workerd, Script: res.Script, Listen: freeAddr(t), StateDir: t.TempDir(), Name: "quantum-dashboard",
-		CompatibilityDate: "2025-01-01", KV: []devrun.KVNamespace{{Binding: "CONFIG", Open: memOpen(store)}},
+		CompatibilityDate: "2025-01-01", KV: []devrun.KVNamespace{{Binding: "CONFIG", Open: open}},
 		DurableObjects: []devrun.DurableObject{{Binding: "SESSIONS", ClassName: "TerminalSession"}},
 		Vars:           map[string]string{"LOG_LEVEL": "info"}, VersionID: res.Revision, VersionTag: "test",
 	})
