@@ -145,9 +145,9 @@ func Build(o Options) (*Result, error) {
 		Plugins:           []api.Plugin{plugin},
 	})
 	if len(res.Errors) > 0 {
-		return nil, &Error{Messages: messages(res.Errors)}
+		return nil, &Error{Messages: messages(res.Errors, filepath.Dir(o.Entry))}
 	}
-	r := &Result{Revision: rev, Warnings: messages(res.Warnings)}
+	r := &Result{Revision: rev, Warnings: messages(res.Warnings, filepath.Dir(o.Entry))}
 	for _, f := range res.OutputFiles {
 		switch {
 		case strings.HasSuffix(f.Path, ".map"):
@@ -184,14 +184,20 @@ func Build(o Options) (*Result, error) {
 	return r, nil
 }
 
-func messages(ms []api.Message) []string {
+// messages formats esbuild's messages as file:line:col: text, the file
+// named as the entry was (esbuild names it relative to the entry's folder).
+func messages(ms []api.Message, entryDir string) []string {
 	out := make([]string, 0, len(ms))
 	for _, m := range ms {
 		if m.Location == nil {
 			out = append(out, m.Text)
 			continue
 		}
-		out = append(out, fmt.Sprintf("%s:%d:%d: %s", m.Location.File, m.Location.Line, m.Location.Column+1, m.Text))
+		file := m.Location.File
+		if !filepath.IsAbs(file) && entryDir != "" {
+			file = filepath.Join(entryDir, file)
+		}
+		out = append(out, fmt.Sprintf("%s:%d:%d: %s", file, m.Location.Line, m.Location.Column+1, m.Text))
 	}
 	return out
 }

@@ -173,6 +173,13 @@ func startExample(t *testing.T, store *kvstore.Memory) (*devrun.Server, *config.
 
 func startExampleWith(t *testing.T, store *kvstore.Memory, secrets map[string]string) (*devrun.Server, *config.Document) {
 	t.Helper()
+	return startExampleOpen(t, memOpen(store), secrets)
+}
+
+// startExampleOpen is startExample with the CONFIG namespace behind open,
+// and secrets.
+func startExampleOpen(t *testing.T, open devrun.OpenStore, secrets map[string]string) (*devrun.Server, *config.Document) {
+	t.Helper()
 	workerd := testtool.Require(t, "workerd", "make tools")
 	doc, err := config.Load(filepath.Join("..", config.DefaultFile), config.LoadOptions{})
 	if err != nil {
@@ -189,7 +196,7 @@ func startExampleWith(t *testing.T, store *kvstore.Memory, secrets map[string]st
 	}
 	srv, err := devrun.Start(context.Background(), devrun.Options{
 		Workerd: workerd, Script: res.Script, Listen: freeAddr(t), StateDir: t.TempDir(), Name: "quantum-dashboard",
-		CompatibilityDate: "2025-01-01", KV: []devrun.KVNamespace{{Binding: "CONFIG", Open: memOpen(store)}},
+		CompatibilityDate: "2025-01-01", KV: []devrun.KVNamespace{{Binding: "CONFIG", Open: open}},
 		DurableObjects: []devrun.DurableObject{{Binding: "SESSIONS", ClassName: "TerminalSession"}},
 		Vars:           map[string]string{"LOG_LEVEL": "info"}, VersionID: res.Revision, VersionTag: "test", Secrets: secrets,
 	})

@@ -180,6 +180,7 @@ something absent is not an error.`,
 		newServeCmd(d, g),
 		newMonitorCmd(d, g),
 		newAlertsCmd(d, g),
+		newWranglerCmd(d, g),
 	}
 	for _, c := range withConfig {
 		g.addConfigFlags(c.PersistentFlags())
