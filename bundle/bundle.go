@@ -223,7 +223,7 @@ func checkBindings(metafile, dir string, bindings []string) []string {
 		return nil
 	}
 	have := map[string]bool{}
-	for _, b := range bindings {
+	for _, b := range append(bindings, OptionalBindings...) {
 		have[b] = true
 	}
 	files := make([]string, 0, len(meta.Inputs))

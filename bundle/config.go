@@ -8,6 +8,12 @@ import (
 	"github.com/factory-wager/edgeconf/config"
 )
 
+// OptionalBindings are bindings the Worker reads only when the Worker has
+// them: the dashboard's DASHBOARD_TOKEN secret (without it the dashboard's
+// read-only API at the edge is open). Code may use them whether or not the
+// configuration declares them.
+var OptionalBindings = []string{"DASHBOARD_TOKEN"}
+
 // VersionMetadataBinding is the binding of the version metadata; the Worker
 // always has it (edgeconf dev and deploy both provide it).
 const VersionMetadataBinding = "CF_VERSION_METADATA"
