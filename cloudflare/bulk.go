@@ -11,13 +11,13 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
-	"path/filepath"
 	"time"
 	"unicode/utf8"
 
 	"github.com/cloudflare/cloudflare-go/v6/kv"
 	"github.com/cloudflare/cloudflare-go/v6/option"
 
+	"github.com/factory-wager/edgeconf/internal/atomicfile"
 	"github.com/factory-wager/edgeconf/kvstore"
 )
 
@@ -300,28 +300,8 @@ func (cp *checkpoint) save() error {
 	if err != nil {
 		return fmt.Errorf("kv bulk write: encode checkpoint: %w", err)
 	}
-	dir := filepath.Dir(cp.path)
-	f, err := os.CreateTemp(dir, filepath.Base(cp.path)+".tmp-*")
-	if err != nil {
+	if err := atomicfile.WriteFile(cp.path, b, 0o600); err != nil {
 		return fmt.Errorf("kv bulk write: save checkpoint: %w", err)
-	}
-	defer os.Remove(f.Name())
-	_, err = f.Write(b)
-	if err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(f.Name(), cp.path)
-	}
-	if err != nil {
-		return fmt.Errorf("kv bulk write: save checkpoint: %w", err)
-	}
-	if d, err := os.Open(dir); err == nil {
-		_ = d.Sync()
-		d.Close()
 	}
 	return nil
 }

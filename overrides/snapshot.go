@@ -11,7 +11,7 @@ import (
 	"time"
 
 	"github.com/factory-wager/edgeconf/config"
-	"github.com/factory-wager/edgeconf/local"
+	"github.com/factory-wager/edgeconf/internal/atomicfile"
 	"github.com/factory-wager/edgeconf/refs"
 	"github.com/factory-wager/edgeconf/report"
 )
@@ -128,7 +128,7 @@ func (m *Manager) writeLKG(s *Snapshot) error {
 	if err != nil {
 		return err
 	}
-	return local.WriteFileAtomic(m.o.LKGPath, body, 0o600)
+	return atomicfile.WriteFile(m.o.LKGPath, body, 0o600)
 }
 
 func (m *Manager) readLKG() (*lkgFile, error) {

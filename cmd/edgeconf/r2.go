@@ -13,7 +13,6 @@ import (
 	"os"
 	"os/signal"
 	"path"
-	"path/filepath"
 	"regexp"
 	"sort"
 	"strings"
@@ -25,6 +24,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/factory-wager/edgeconf/config"
+	"github.com/factory-wager/edgeconf/internal/atomicfile"
 	"github.com/factory-wager/edgeconf/objstore"
 	"github.com/factory-wager/edgeconf/r2"
 	"github.com/factory-wager/edgeconf/refs"
@@ -379,36 +379,36 @@ func copyChecked(w io.Writer, r io.Reader, info objstore.ObjectInfo) (int64, err
 }
 
 // saveFile downloads the object into a temporary file beside path and
-// renames it into place once it is complete and checked.
+// renames it into place once it is complete and checked. A symbolic link,
+// a device or any other non-regular file at path is refused, not replaced.
 func saveFile(ctx context.Context, d *deps, s objstore.Store, key, path string) (int64, error) {
-	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp-*")
-	if err != nil {
-		return 0, &exitError{code: exitUsage, err: err}
+	if err := atomicfile.CheckTarget(path); err != nil {
+		return 0, &exitError{code: exitUsage, err: fmt.Errorf("--file: %w", err)}
 	}
-	defer os.Remove(tmp.Name()) // a no-op after the rename
 	var bar *progressbar.ProgressBar
-	info, err := objstore.Download(ctx, s, key, tmp, objstore.DownloadOptions{Progress: func(n, total int64) {
-		if bar == nil {
-			bar = byteProgress(d, total, "downloading")
-		}
-		_ = bar.Set64(n)
-	}})
+	var size int64
+	started := false
+	err := atomicfile.Write(path, 0o600, func(f *os.File) error {
+		started = true
+		info, err := objstore.Download(ctx, s, key, f, objstore.DownloadOptions{Progress: func(n, total int64) {
+			if bar == nil {
+				bar = byteProgress(d, total, "downloading")
+			}
+			_ = bar.Set64(n)
+		}})
+		size = info.Size
+		return err
+	})
 	if bar != nil {
 		_ = bar.Finish()
 	}
-	if err == nil {
-		err = tmp.Sync()
-	}
-	if cerr := tmp.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(tmp.Name(), path)
+	if err != nil && !started { // the temporary file could not be created: a bad --file
+		return 0, &exitError{code: exitUsage, err: err}
 	}
 	if err != nil {
 		return 0, err
 	}
-	return info.Size, nil
+	return size, nil
 }
 
 // r2Entry is one line of `r2 ls -o json`.

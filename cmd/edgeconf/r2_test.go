@@ -90,6 +90,28 @@ func TestR2_LocalRoundTrip(t *testing.T) {
 	if got, _ := os.ReadFile(dst); !bytes.Equal(got, data) {
 		t.Error("get --file wrote other bytes")
 	}
+	// Hostile input 5: a symbolic link or a device node at --file is
+	// refused with exit 2 and left as it was.
+	victim := filepath.Join(t.TempDir(), "victim")
+	if err := os.WriteFile(victim, []byte("keep"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	link := filepath.Join(t.TempDir(), "link")
+	if err := os.Symlink(victim, link); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct{ path, kind string }{{link, "symbolic link"}, {os.DevNull, "character device"}} {
+		code, out, errOut = runR2(t, env, nil, "r2", "get", "quantum-files/exports/report.csv", "--file", tc.path)
+		if code != 2 || out != "" || !strings.Contains(errOut, tc.kind) || !strings.Contains(errOut, "not a regular file") {
+			t.Errorf("get --file %s: %d %q %q; want exit 2 naming %q", tc.path, code, out, errOut, tc.kind)
+		}
+		if fi, err := os.Lstat(tc.path); err != nil || fi.Mode().IsRegular() {
+			t.Errorf("%s was replaced: %v, %v", tc.path, fi, err)
+		}
+	}
+	if got, _ := os.ReadFile(victim); string(got) != "keep" {
+		t.Errorf("the link's target was overwritten: %q", got)
+	}
 
 	code, out, _ = runR2(t, env, nil, "r2", "ls", "FILES")
 	want := "KEY       SIZE  LAST MODIFIED\nexports/  -     -\nnotes/    -     -\n"
