@@ -10,7 +10,7 @@ import (
 	"path/filepath"
 	"time"
 
-	"github.com/factory-wager/edgeconf/local"
+	"github.com/factory-wager/edgeconf/internal/atomicfile"
 )
 
 // maxJournal bounds the journal file read back.
@@ -99,5 +99,5 @@ func (j *Journal) write(all map[string]Entry) error {
 	if err := os.MkdirAll(filepath.Dir(j.Path), 0o700); err != nil {
 		return fmt.Errorf("deploy journal: %w", err)
 	}
-	return local.WriteFileAtomic(j.Path, b, 0o600)
+	return atomicfile.WriteFile(j.Path, b, 0o600)
 }
