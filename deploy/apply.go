@@ -56,6 +56,10 @@ type ApplyOptions struct {
 	// Prober checks the new version through the Worker's URL; nil skips
 	// the smoke test and the canary (which then needs one: an error).
 	Prober Prober
+	// Errors, if set, counts the unhandled errors the Worker recorded per
+	// version (monitoring.errorTracking): a canary also fails when its
+	// version recorded more than the gate's error rate allows.
+	Errors ErrorSource
 	// Journal records each step, so that a rerun after a crash resumes
 	// instead of uploading again; nil keeps no journal.
 	Journal *Journal
@@ -449,6 +453,7 @@ func (a *applier) gate(ctx context.Context, newID, prevID string) error {
 			return err
 		}
 		rep := a.probe(ctx, newID, g.MinProbes, 0, g.Window)
+		a.recordedErrors(ctx, newID, &rep)
 		a.res.Canary = &rep
 		if !rep.Healthy {
 			return a.rollback(ctx, "canary: "+rep.Reason)

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/factory-wager/edgeconf/config"
+	"github.com/factory-wager/edgeconf/internal/termsafe"
 )
 
 // Gate is how a new version is judged: the smoke test's probes, and during
@@ -69,6 +70,43 @@ type GateReport struct {
 	Reason    string  `json:"reason,omitempty"`
 	// LastProblem is the reason of the last failed probe.
 	LastProblem string `json:"lastProblem,omitempty"`
+	// RecordedErrors are the unhandled errors the version recorded itself
+	// (ApplyOptions.Errors), out of Requests counted by its analytics.
+	RecordedErrors int `json:"recordedErrors,omitempty"`
+	Requests       int `json:"requests,omitempty"`
+	// ErrorsUnavailable says why the recorded errors could not be read.
+	ErrorsUnavailable string `json:"errorsUnavailable,omitempty"`
+}
+
+// ErrorSource counts what a Worker version recorded about itself.
+type ErrorSource interface {
+	// VersionErrors returns the unhandled errors versionID recorded, the
+	// requests it counted (0 without analytics), and the last error's
+	// message.
+	VersionErrors(ctx context.Context, versionID string) (errors, requests int, last string, err error)
+}
+
+// recordedErrors adds to a canary's report the errors its version
+// recorded. The budget is the gate's error rate applied to the larger of
+// the probes and the requests the version counted: with 10 probes and 1 %,
+// one unhandled error fails the canary. A store that cannot be read is
+// reported, and the probes alone decide.
+func (a *applier) recordedErrors(ctx context.Context, versionID string, rep *GateReport) {
+	if a.o.Errors == nil {
+		return
+	}
+	n, requests, last, err := a.o.Errors.VersionErrors(ctx, versionID)
+	if err != nil {
+		rep.ErrorsUnavailable = termsafe.String(err.Error())
+		a.res.Warnings = append(a.res.Warnings, "the canary's recorded errors could not be read: "+rep.ErrorsUnavailable)
+		return
+	}
+	rep.RecordedErrors, rep.Requests = n, requests
+	budget := int(a.o.Gate.withDefaults().MaxErrorRate * float64(max(rep.Probes, requests)))
+	if n > budget && rep.Healthy {
+		rep.Healthy = false
+		rep.Reason = fmt.Sprintf("version %s recorded %d unhandled error(s), above the budget of %d (last: %s)", versionID, n, budget, truncate(termsafe.String(last), 200))
+	}
 }
 
 // probe runs count probes (count > 0: every one must pass), or probes for

@@ -139,6 +139,9 @@ func (r *Result) WriteText(w io.Writer) error {
 		name, g := phase.name, phase.g
 		if g != nil {
 			fmt.Fprintf(&b, "  %s: %d probes, %d failed, p50 %.0f ms, p95 %.0f ms", name, g.Probes, g.Failures, g.P50ms, g.P95ms)
+			if g.RecordedErrors > 0 || g.Requests > 0 {
+				fmt.Fprintf(&b, ", %d unhandled error(s) recorded in %d requests", g.RecordedErrors, g.Requests)
+			}
 			if g.Reason != "" {
 				fmt.Fprintf(&b, ": %s", termsafe.String(g.Reason))
 			}

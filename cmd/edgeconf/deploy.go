@@ -11,7 +11,9 @@ import (
 	"github.com/factory-wager/edgeconf/cloudflare"
 	"github.com/factory-wager/edgeconf/config"
 	"github.com/factory-wager/edgeconf/deploy"
+	"github.com/factory-wager/edgeconf/kvstore"
 	"github.com/factory-wager/edgeconf/target"
+	"github.com/factory-wager/edgeconf/telemetry"
 )
 
 // maxSecretsFile bounds a --secrets-file.
@@ -233,6 +235,17 @@ func runDeploy(ctx context.Context, d *deps, g *globalOptions, opts *deployOptio
 	}
 	if opts.URL != "" {
 		ao.Prober = deploy.HTTPProber{BaseURL: opts.URL, Host: opts.ProbeHost, Now: ao.Now}
+	}
+	if doc.Config.Monitoring.ErrorTracking {
+		to := targetOptions(d, g, doc, false)
+		to.Remote = true
+		ao.Errors = telemetry.Source{Open: func(ctx context.Context) (kvstore.Store, func() error, error) {
+			kv, err := target.OpenKV(ctx, to, target.ConfigBinding)
+			if err != nil {
+				return nil, nil, err
+			}
+			return kv.Store, kv.Close, nil
+		}}
 	}
 	res, err := deploy.Apply(ctx, client, prep, ao)
 	if res != nil {
