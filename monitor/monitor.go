@@ -18,6 +18,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"sort"
 	"sync"
 	"time"
@@ -52,6 +53,25 @@ type Probe interface {
 	Check(ctx context.Context) error
 }
 
+// Gauger is a Probe that also reports figures of its dependency (the D1
+// cache's hits and misses), read after each good check. A failure to read
+// them never fails the probe.
+type Gauger interface {
+	Gauges(ctx context.Context) (map[string]float64, error)
+}
+
+// WithGauges adds the figures f reads to probe p.
+func WithGauges(p Probe, f func(ctx context.Context) (map[string]float64, error)) Probe {
+	return gauged{p, f}
+}
+
+type gauged struct {
+	Probe
+	f func(ctx context.Context) (map[string]float64, error)
+}
+
+func (g gauged) Gauges(ctx context.Context) (map[string]float64, error) { return g.f(ctx) }
+
 // Status is what the monitor knows of a dependency.
 type Status struct {
 	Name      string    `json:"name"`
@@ -63,6 +83,9 @@ type Status struct {
 	LatencyMs float64   `json:"latencyMs"` // of the last probe
 	Samples   []float64 `json:"samples"`   // the last MaxSamples latencies, oldest first
 	Threshold float64   `json:"thresholdMs,omitempty"`
+	// Gauges are the figures its probe reports besides latency (Gauger),
+	// as of the last good probe that read them.
+	Gauges map[string]float64 `json:"gauges,omitempty"`
 }
 
 // Alert is one change of a dependency's state.
@@ -178,6 +201,7 @@ func (m *Monitor) Round(ctx context.Context) []Alert {
 		name    string
 		latency time.Duration
 		err     error
+		gauges  map[string]float64
 	}
 	results := make([]result, len(m.o.Probes))
 	var wg sync.WaitGroup
@@ -189,7 +213,15 @@ func (m *Monitor) Round(ctx context.Context) []Alert {
 			defer cancel()
 			start := m.o.Now()
 			err := p.Check(pctx)
-			results[i] = result{p.Name(), m.o.Now().Sub(start), err}
+			results[i] = result{name: p.Name(), latency: m.o.Now().Sub(start), err: err}
+			if g, ok := p.(Gauger); ok && err == nil {
+				gs, gerr := g.Gauges(pctx)
+				if gerr != nil {
+					m.o.Logger.Debug("monitor: gauges not read", "dependency", p.Name(), "err", gerr)
+				} else {
+					results[i].gauges = gs
+				}
+			}
 		}()
 	}
 	wg.Wait()
@@ -200,6 +232,9 @@ func (m *Monitor) Round(ctx context.Context) []Alert {
 		st := m.deps[r.name]
 		ms := float64(r.latency.Microseconds()) / 1000
 		st.LatencyMs = ms
+		if r.gauges != nil {
+			st.Gauges = r.gauges
+		}
 		st.Samples = append(st.Samples, ms)
 		if len(st.Samples) > MaxSamples {
 			st.Samples = st.Samples[len(st.Samples)-MaxSamples:]
@@ -288,6 +323,7 @@ func (m *Monitor) Statuses() []Status {
 	for _, st := range m.deps {
 		c := *st
 		c.Samples = append([]float64(nil), st.Samples...)
+		c.Gauges = maps.Clone(st.Gauges)
 		out = append(out, c)
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })

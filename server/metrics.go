@@ -7,6 +7,8 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+
+	"github.com/factory-wager/edgeconf/monitor"
 )
 
 // metrics are the server's counters, written in the Prometheus text
@@ -61,8 +63,43 @@ func (s *Server) serveMetrics(w http.ResponseWriter, _ *http.Request) error {
 		for _, st := range sts {
 			fmt.Fprintf(&b, "edgeconf_dependency_latency_ms{dependency=\"%s\"} %g\n", label(st.Name), st.LatencyMs)
 		}
+		writeGauges(&b, sts)
 	}
 	w.Header().Set("Content-Type", "text/plain; version=0.0.4; charset=utf-8")
 	_, err := w.Write([]byte(b.String()))
 	return err
+}
+
+// writeGauges writes the figures probes report besides latency (the D1
+// cache's d1.cache_hits, …) as edgeconf_d1_cache_hits{dependency="d1"}.
+func writeGauges(b *strings.Builder, sts []monitor.Status) {
+	byName := map[string][]monitor.Status{}
+	for _, st := range sts {
+		for name := range st.Gauges {
+			byName[name] = append(byName[name], st)
+		}
+	}
+	names := make([]string, 0, len(byName))
+	for name := range byName {
+		names = append(names, name)
+	}
+	sort.Strings(names)
+	for _, name := range names {
+		metric := "edgeconf_" + metricName(name)
+		fmt.Fprintf(b, "# HELP %s %s, as the %s probe last read it.\n# TYPE %s gauge\n", metric, name, byName[name][0].Name, metric)
+		for _, st := range byName[name] {
+			fmt.Fprintf(b, "%s{dependency=\"%s\"} %g\n", metric, label(st.Name), st.Gauges[name])
+		}
+	}
+}
+
+// metricName turns a gauge name into a Prometheus metric name: letters,
+// digits and underscores.
+func metricName(s string) string {
+	return strings.Map(func(r rune) rune {
+		if r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '_' {
+			return r
+		}
+		return '_'
+	}, s)
 }

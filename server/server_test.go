@@ -387,14 +387,16 @@ func TestMonitorAlertsDeployments(t *testing.T) {
 	}
 	down := true
 	var mu sync.Mutex
-	probe := monitor.Func{N: "kv", M: "kv.latency_ms", F: func(context.Context) error {
+	probe := monitor.WithGauges(monitor.Func{N: "kv", M: "kv.latency_ms", F: func(context.Context) error {
 		mu.Lock()
 		defer mu.Unlock()
 		if down {
 			return errors.New("kv down")
 		}
 		return nil
-	}}
+	}}, func(context.Context) (map[string]float64, error) {
+		return map[string]float64{"d1.cache_hit_ratio": 0.75}, nil
+	})
 	var srv *server.Server
 	mon, err := monitor.New(monitor.Options{Probes: []monitor.Probe{probe}, Strict: true,
 		Thresholds: config.DependencyThresholds{Refresh: 1, Warning: 1, Critical: 1},
@@ -413,6 +415,14 @@ func TestMonitorAlertsDeployments(t *testing.T) {
 	_, body = r.r(t, "/metrics")
 	if !strings.Contains(body, `edgeconf_dependency_up{dependency="kv"} 0`) {
 		t.Errorf("metrics: %s", body)
+	}
+	mu.Lock()
+	down = false
+	mu.Unlock()
+	mon.Round(context.Background())
+	_, body = r.r(t, "/metrics")
+	if !strings.Contains(body, `edgeconf_d1_cache_hit_ratio{dependency="kv"} 0.75`) || !strings.Contains(body, "# TYPE edgeconf_d1_cache_hit_ratio gauge") {
+		t.Errorf("a probe's gauges are not in the metrics: %s", body)
 	}
 	_, body = r.r(t, "/api/v1/deployments")
 	if !strings.Contains(body, `"available":false`) {

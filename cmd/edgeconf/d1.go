@@ -234,7 +234,12 @@ says on stderr whether the answer was a hit or a miss.`,
 					return err
 				}
 				t.db = c
-				defer func() { reportCache(d, g, c.Stats()) }()
+				defer func() {
+					if err := c.Flush(ctx, cache.StatsKey(t.decl.Name)); err != nil && !g.target.Quiet {
+						fmt.Fprintf(d.Stderr, "edgeconf: warning: %v\n", err)
+					}
+					reportCache(d, g, c.Stats())
+				}()
 			}
 			var results []d1.Result
 			if len(params) > 0 {

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
@@ -180,4 +181,28 @@ func TestD1Query_Cache(t *testing.T) {
 	}
 	run(exitUsage, "d1", "query", "DB", "SELECT 1", "--cache", "30s")
 	run(exitUsage, "d1", "query", "DB", "SELECT 1", "--cache", "5m", "--cache-kv", "NOPE")
+
+	// The runs' counters add up in KV, and the monitor's D1 probe reports
+	// them (and so do serve's /metrics).
+	out, _ = run(0, "monitor", "--once", "-o", "json")
+	var sts []struct {
+		Name   string
+		Gauges map[string]float64
+	}
+	if err := json.Unmarshal([]byte(out), &sts); err != nil {
+		t.Fatalf("monitor -o json: %v\n%s", err, out)
+	}
+	var g map[string]float64
+	for _, st := range sts {
+		if st.Name == "d1" {
+			g = st.Gauges
+		}
+	}
+	if g["d1.cache_hits"] != 1 || g["d1.cache_misses"] != 2 || g["d1.cache_invalidations"] != 1 {
+		t.Errorf("the monitor's D1 figures: %v\n%s", g, out)
+	}
+	out, _ = run(0, "monitor", "--once")
+	if !strings.Contains(out, "FIGURES") || !strings.Contains(out, "d1.cache_hits=1") {
+		t.Errorf("monitor table without the cache figures:\n%s", out)
+	}
 }

@@ -3,8 +3,11 @@ package main
 import (
 	"context"
 	"fmt"
+	"maps"
 	"os"
 	"os/signal"
+	"slices"
+	"strings"
 	"syscall"
 	"text/tabwriter"
 
@@ -62,9 +65,22 @@ func writeStatuses(d *deps, sts []monitor.Status, format string) error {
 		return writeJSONValue(d.Stdout, sts)
 	}
 	tw := tabwriter.NewWriter(d.Stdout, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "DEPENDENCY\tSTATE\tLATENCY\tLAST ERROR")
+	figures := slices.ContainsFunc(sts, func(st monitor.Status) bool { return len(st.Gauges) > 0 })
+	if figures {
+		fmt.Fprintln(tw, "DEPENDENCY\tSTATE\tLATENCY\tFIGURES\tLAST ERROR")
+	} else {
+		fmt.Fprintln(tw, "DEPENDENCY\tSTATE\tLATENCY\tLAST ERROR")
+	}
 	for _, st := range sts {
-		fmt.Fprintf(tw, "%s\t%s\t%.1f ms\t%s\n", st.Name, st.State, st.LatencyMs, termsafe.String(st.LastError))
+		fmt.Fprintf(tw, "%s\t%s\t%.1f ms\t", st.Name, st.State, st.LatencyMs)
+		if figures {
+			var parts []string
+			for _, k := range slices.Sorted(maps.Keys(st.Gauges)) {
+				parts = append(parts, fmt.Sprintf("%s=%g", k, st.Gauges[k]))
+			}
+			fmt.Fprintf(tw, "%s\t", orDash(strings.Join(parts, " ")))
+		}
+		fmt.Fprintf(tw, "%s\n", termsafe.String(st.LastError))
 	}
 	return tw.Flush()
 }

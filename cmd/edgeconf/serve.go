@@ -18,6 +18,7 @@ import (
 	"github.com/factory-wager/edgeconf/cloudflare"
 	"github.com/factory-wager/edgeconf/config"
 	"github.com/factory-wager/edgeconf/d1"
+	"github.com/factory-wager/edgeconf/d1/cache"
 	"github.com/factory-wager/edgeconf/d1/migrate"
 	"github.com/factory-wager/edgeconf/d1/sqlite"
 	"github.com/factory-wager/edgeconf/deploy"
@@ -140,7 +141,7 @@ func monitorBackends(d *deps, g *globalOptions, doc *config.Document, workerURL 
 	if len(cf.D1Databases) > 0 && !g.target.Remote {
 		db, err := sqlite.Open(context.Background(), sqlite.Options{Dir: filepath.Join(stateDir(d), "d1"), Name: cf.D1Databases[0].Name, Now: d.Now})
 		if err == nil {
-			b.D1 = monitor.D1Probe(db, d.Now)
+			b.D1 = d1CacheGauges(d, g, doc, monitor.D1Probe(db, d.Now))
 			closers = append(closers, db.Close)
 		}
 	}
@@ -149,7 +150,7 @@ func monitorBackends(d *deps, g *globalOptions, doc *config.Document, workerURL 
 			b.Token = func(ctx context.Context) error { _, err := c.VerifyToken(ctx); return err }
 			if len(cf.D1Databases) > 0 {
 				if db, err := c.OpenD1(context.Background(), cf.D1Databases[0].Name); err == nil {
-					b.D1 = monitor.D1Probe(db, d.Now)
+					b.D1 = d1CacheGauges(d, g, doc, monitor.D1Probe(db, d.Now))
 				}
 			}
 		}
@@ -275,4 +276,30 @@ func runServe(ctx context.Context, d *deps, g *globalOptions, opts *serveOptions
 		return &exitError{code: exitFailed, err: err}
 	}
 	return nil
+}
+
+// d1CacheGauges adds to the D1 probe the totals of the first database's
+// query cache (d1 query --cache), read from the namespace that cache uses
+// by default: the first of cloudflare.kvNamespaces.
+func d1CacheGauges(d *deps, g *globalOptions, doc *config.Document, p monitor.Probe) monitor.Probe {
+	cf := doc.Config.Cloudflare.CloudflareSettings
+	if len(cf.KVNamespaces) == 0 {
+		return p
+	}
+	binding, key := cf.KVNamespaces[0].Binding, cache.StatsKey(cf.D1Databases[0].Name)
+	return monitor.WithGauges(p, func(ctx context.Context) (map[string]float64, error) {
+		s, err := openKV(ctx, targetOptions(d, g, doc, false), binding)
+		if err != nil {
+			return nil, err
+		}
+		defer s.close()
+		if s.err != nil {
+			return nil, s.err
+		}
+		st, err := cache.ReadStats(ctx, s.kv, key)
+		if err != nil {
+			return nil, err
+		}
+		return st.Gauges(), nil
+	})
 }

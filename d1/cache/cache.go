@@ -31,6 +31,7 @@ import (
 	"log/slog"
 	"math"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -73,6 +74,9 @@ type Cache struct {
 	logger *slog.Logger
 
 	hits, misses, invalidations, errs atomic.Int64
+
+	flushMu sync.Mutex
+	flushed Stats // the counters at the last Flush
 }
 
 var _ d1.DB = (*Cache)(nil)
