@@ -187,7 +187,7 @@ func runFlagsSimulate(d *deps, g *globalOptions, opts *flagsSimulateOptions) err
 // Flags are evaluated on the effective configuration: a KV override of a
 // rollout applies here exactly as it does at the edge.
 func loadForFlags(d *deps, g *globalOptions) (*config.Document, error) {
-	s, err := openSession(d, g, false, "", false)
+	s, err := openSession(d, g, false, "", true)
 	if err != nil {
 		return nil, err
 	}

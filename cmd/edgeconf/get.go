@@ -67,7 +67,7 @@ Without -o a single value prints bare and a section prints as YAML.`,
 }
 
 func runGet(d *deps, g *globalOptions, opts *getOptions) error {
-	s, err := openSession(d, g, false, "", false)
+	s, err := openSession(d, g, false, "", true)
 	if err != nil {
 		return err
 	}
