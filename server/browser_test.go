@@ -12,6 +12,7 @@ import (
 
 	"github.com/chromedp/cdproto/runtime"
 	"github.com/chromedp/chromedp"
+	"github.com/chromedp/chromedp/kb"
 
 	"github.com/factory-wager/edgeconf/internal/testtool"
 )
@@ -164,6 +165,49 @@ func TestBrowser(t *testing.T) {
 		t.Errorf("the field is not marked invalid: %+v, %v", invalid, err)
 	}
 	screenshot(ctx, "dashboard-validation-error")
+
+	// The keyboard alone: Tab to the configuration link, Enter, Tab to the
+	// override form, type, Enter; the override lands.
+	focusBy := func(ctx context.Context, want string) error {
+		for range 60 {
+			got, err := chromedp.Run(ctx, chromedp.Evaluate[string](`(() => { const a = document.activeElement; return a ? (a.id || a.getAttribute("data-page") || a.tagName) : ""; })()`))
+			if err != nil {
+				return err
+			}
+			if got == want {
+				return nil
+			}
+			if err := chromedp.Do(ctx, chromedp.KeyEvent(kb.Tab)); err != nil {
+				return err
+			}
+		}
+		return fmt.Errorf("Tab never reached %s", want)
+	}
+	if err := chromedp.Do(ctx, chromedp.Navigate(r.srv.URL+"/#overview"), chromedp.WaitVisible("#page h2")); err != nil {
+		t.Fatal(err)
+	}
+	const kbPath = "features.ptySupport.rolloutPercentage"
+	if err := focusBy(ctx, "config"); err != nil {
+		t.Fatalf("keyboard: %v", err)
+	}
+	if err := chromedp.Do(ctx, chromedp.KeyEvent(kb.Enter), chromedp.WaitVisible("#override-form")); err != nil {
+		t.Fatalf("keyboard: Enter on the configuration link: %v", err)
+	}
+	for _, step := range []struct{ id, text string }{{"override-path", kbPath}, {"override-value", "15"}} {
+		if err := focusBy(ctx, step.id); err != nil {
+			t.Fatalf("keyboard: %v", err)
+		}
+		if err := chromedp.Do(ctx, chromedp.KeyEvent(step.text)); err != nil {
+			t.Fatalf("keyboard: type into %s: %v", step.id, err)
+		}
+	}
+	if err := chromedp.Do(ctx, chromedp.KeyEvent(kb.Enter), chromedp.WaitVisible("#overrides-table")); err != nil {
+		t.Fatalf("keyboard: submit: %v", err)
+	}
+	if _, err := chromedp.Run(ctx, chromedp.Poll[bool](`document.getElementById("overrides-table").textContent.includes("`+kbPath+`")`, chromedp.WithPollingTimeout(10*time.Second))); err != nil {
+		rows, _ := chromedp.Run(ctx, chromedp.Text("#overrides-table"))
+		t.Fatalf("keyboard: the override set with the keyboard is not listed: %v\n%s", err, rows)
+	}
 
 	// Every page renders; at 375 px nothing is wider than the screen.
 	for _, page := range []string{"overview", "flags", "databases", "deployments", "audit"} {
