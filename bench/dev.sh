@@ -14,7 +14,7 @@
 #        a. saturation: CONC concurrent clients (default 200), each sending
 #           its next request as soon as the last one is answered, for
 #           DURATION (default 10s): requests/s, p50, p99, max;
-#        b. paced: RATE requests/s (default 1000) over up to CONC clients
+#        b. paced: RATE requests/s (default 100) over up to CONC clients
 #           for DURATION: p50, p99 below saturation.
 #      Every answer must be a 200. Recorded, no target. vegeta's reports
 #      go to BENCH_OUT (default bench/out), dev-*.txt.
@@ -43,7 +43,7 @@ wrangler=${WRANGLER:-$root/tools/node_modules/.bin/wrangler}
 duration=${DURATION:-10s}
 warmup=${WARMUP:-2s}
 conc=${CONC:-200}
-rate=${RATE:-1000}
+rate=${RATE:-100}
 users=${USERS:-1000}
 out=${BENCH_OUT:-$root/bench/out}
 for t in hyperfine curl setsid jq; do

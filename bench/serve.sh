@@ -19,7 +19,7 @@
 #           its next request as soon as the last one is answered (vegeta
 #           -rate=0 -workers=CONC -max-workers=CONC), for DURATION (default
 #           10s): requests/s, p50, p99, max;
-#        b. paced: RATE requests/s (default 1000) spread over up to CONC
+#        b. paced: RATE requests/s (default 100) spread over up to CONC
 #           clients for DURATION: p50, p99 when the server is not saturated.
 #      Routes: GET /healthz (the reference), GET /api/v1/config and
 #      GET /api/v1/flags/premium/eval?user=uN, N cycling through 1..USERS
@@ -40,7 +40,7 @@
 # fails.
 #
 # Environment (all optional):
-#   RUNS=10 DURATION=10s WARMUP=2s CONC=200 RATE=1000 USERS=1000 PORT=18790
+#   RUNS=10 DURATION=10s WARMUP=2s CONC=200 RATE=100 USERS=1000 PORT=18790
 #   BENCH_OUT=bench/out   where serve-*.txt (vegeta's reports) are written
 #   EDGECONF=path         an already built binary instead of building one
 #   VEGETA=path           vegeta, else bin/vegeta, else on PATH
@@ -53,7 +53,7 @@ runs="${RUNS:-10}"
 duration="${DURATION:-10s}"
 warmup="${WARMUP:-2s}"
 conc="${CONC:-200}"
-rate="${RATE:-1000}"
+rate="${RATE:-100}"
 users="${USERS:-1000}"
 port="${PORT:-18790}"
 out="${BENCH_OUT:-$repo/bench/out}"
