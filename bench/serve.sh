@@ -20,7 +20,10 @@
 #           -rate=0 -workers=CONC -max-workers=CONC), for DURATION (default
 #           10s): requests/s, p50, p99, max;
 #        b. paced: RATE requests/s (default 100) spread over up to CONC
-#           clients for DURATION: p50, p99 when the server is not saturated.
+#           clients for DURATION: p50, p99 when the server is not saturated;
+#        c. one client, one request at a time, for DURATION: p50, p99, and
+#           the server's CPU time per request (utime + stime from
+#           /proc/PID/stat over the run, divided by the requests).
 #      Routes: GET /healthz (the reference), GET /api/v1/config and
 #      GET /api/v1/flags/premium/eval?user=uN, N cycling through 1..USERS
 #      (default 1000) (a vegeta targets file, read round-robin). The API is
@@ -183,10 +186,12 @@ sample() {
 		sleep 0.1
 	done
 }
-attack() { # attack TARGETS RATE DURATION OUT
-	"$vegeta" attack -targets "$1" -rate "$2" -workers "$conc" -max-workers "$conc" -duration "$3" \
+attack() { # attack TARGETS RATE DURATION OUT [CLIENTS]
+	"$vegeta" attack -targets "$1" -rate "$2" -workers "${5:-$conc}" -max-workers "${5:-$conc}" -duration "$3" \
 		-timeout 10s -max-body 0 -header "$auth" -output "$4"
 }
+hz="$(getconf CLK_TCK)"
+cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }
 # summary FILE: "rps p50_ms p99_ms max_ms success codes"
 summary() {
 	"$vegeta" report -type json "$1" | jq -r '[
@@ -213,27 +218,36 @@ for route in healthz config eval; do
 	sampler_pid=""
 	peak="$(cat "$work/peak")"
 	attack "$t" "$rate" "$duration" "$work/$route-paced.bin"
-	for kind in sat paced; do
+	c0="$(cpu_ticks "$serve_pid")"
+	attack "$t" 0 "$duration" "$work/$route-one.bin" 1
+	c1="$(cpu_ticks "$serve_pid")"
+	for kind in sat paced one; do
 		"$vegeta" report "$work/$route-$kind.bin" >"$out/serve-$route-$kind.txt"
 	done
 	read -r s_rps s_p50 s_p99 s_max s_ok s_codes < <(summary "$work/$route-sat.bin")
 	read -r p_rps p_p50 p_p99 p_max p_ok p_codes < <(summary "$work/$route-paced.bin")
-	[[ $s_ok == 1 && $p_ok == 1 && $s_codes == 200:* && $p_codes == 200:* && $s_codes != *,* && $p_codes != *,* ]] ||
-		die "$route: not every answer was a 200 (saturation $s_codes, paced $p_codes; see $out/serve-$route-*.txt)"
+	read -r o_rps o_p50 o_p99 o_max o_ok o_codes < <(summary "$work/$route-one.bin")
+	for r in "$s_ok $s_codes" "$p_ok $p_codes" "$o_ok $o_codes"; do
+		[[ $r == "1 200:"* && $r != *,* ]] ||
+			die "$route: not every answer was a 200 ($r; see $out/serve-$route-*.txt)"
+	done
+	o_n="$("$vegeta" report -type json "$work/$route-one.bin" | jq .requests)"
+	o_cpu="$(awk -v a="$c0" -v b="$c1" -v n="$o_n" -v hz="$hz" 'BEGIN { printf "%.2f", (b - a) * 1000 / hz / n }')"
 	verdict="reference"
 	if [[ $route != healthz ]]; then
 		if awk -v p="$s_p99" -v t="$target_ms" 'BEGIN { exit !(p < t) }'; then verdict="PASS"; else verdict="MISS"; status=1; fi
 	fi
-	printf '%-8s %9s %8s %8s %8s %9s %8s %8s %9s   %s\n' "$route" "$s_rps" "$s_p50" "$s_p99" "$s_max" \
-		"$((peak / 1024))" "$p_rps" "$p_p50" "$p_p99" "$verdict" >>"$work/table"
+	printf '%-8s %9s %8s %8s %8s %9s %7s %7s %8s %7s %7s %8s   %s\n' "$route" "$s_rps" "$s_p50" "$s_p99" "$s_max" \
+		"$((peak / 1024))" "$p_rps" "$p_p50" "$p_p99" "$o_p50" "$o_p99" "$o_cpu" "$verdict" >>"$work/table"
 done
 hwm="$(rss_kb "$serve_pid" VmHWM)"
 rss_after="$(rss_kb "$serve_pid" VmRSS)"
 stop_serve
 
 echo
-echo "edgeconf serve on 127.0.0.1, $conc concurrent clients; saturation: $duration closed loop; paced: $rate req/s for $duration"
-printf '%-8s %9s %8s %8s %8s %9s %8s %8s %9s   %s\n' route "req/s" "p50 ms" "p99 ms" "max ms" "peak MiB" "pace/s" "p50 ms" "p99 ms" "p99 < ${target_ms} ms at $conc"
+echo "edgeconf serve on 127.0.0.1; saturation: $conc concurrent clients, closed loop, $duration; paced: $rate req/s over up to $conc clients, $duration; one: 1 client, $duration"
+printf '%-8s %9s %8s %8s %8s %9s %7s %7s %8s %7s %7s %8s   %s\n' "" "sat" "" "" "" "" "paced" "" "" "one" "" "" ""
+printf '%-8s %9s %8s %8s %8s %9s %7s %7s %8s %7s %7s %8s   %s\n' route "req/s" "p50 ms" "p99 ms" "max ms" "peak MiB" "req/s" "p50 ms" "p99 ms" "p50 ms" "p99 ms" "CPU ms" "sat p99 < ${target_ms} ms"
 cat "$work/table"
 echo "routes: healthz = GET /healthz (no token; reference), config = GET /api/v1/config," \
 	"eval = GET /api/v1/flags/premium/eval?user=u1..u$users"
