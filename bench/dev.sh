@@ -105,7 +105,11 @@ sed -i 's#from "edgeconf:assets"#from "./edgeconf-assets.js"#' "$work/w/worker/e
 "$work/edgeconf" wrangler generate -o "$work/w/wrangler.toml" >/dev/null
 sed -i 's#^main = ".*dist/index.js"#main = "worker/index.js"#' "$work/w/wrangler.toml"
 
-port=18787
+port=${PORT:-18787}
+if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
+	echo "127.0.0.1:$port is already in use (set PORT)" >&2
+	exit 2
+fi
 # cold.sh CMD...: start CMD in its own process group, wait for the first 200
 # from /healthz (at most 60 s), stop the group.
 cat >"$work/cold.sh" <<'SH'
@@ -114,8 +118,9 @@ url=$1; shift
 setsid "$@" >/dev/null 2>&1 &
 pid=$!
 ok=1
-for _ in $(seq 6000); do
-	if [ "$(curl -s -o /dev/null -w '%{http_code}' "$url")" = 200 ]; then ok=0; break; fi
+end=$((SECONDS + 60))
+while [ "$SECONDS" -lt "$end" ]; do
+	if [ "$(curl -s -m 2 -o /dev/null -w '%{http_code}' "$url")" = 200 ]; then ok=0; break; fi
 	sleep 0.01
 done
 kill -INT -- -"$pid" 2>/dev/null; wait "$pid" 2>/dev/null
@@ -153,7 +158,7 @@ load() {
 	grp=$!
 	local ok=""
 	for _ in $(seq 600); do
-		if [ "$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$port/healthz")" = 200 ]; then ok=1; break; fi
+		if [ "$(curl -s -m 2 -o /dev/null -w '%{http_code}' "http://127.0.0.1:$port/healthz")" = 200 ]; then ok=1; break; fi
 		kill -0 "$grp" 2>/dev/null || break
 		sleep 0.1
 	done

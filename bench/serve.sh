@@ -115,6 +115,7 @@ token="bench-read-$RANDOM$RANDOM"
 	die "edgeconf override set failed: $(cat "$work/override.err")"
 
 base="http://127.0.0.1:$port"
+! (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null || die "127.0.0.1:$port is already in use (set PORT)"
 start_serve() {
 	DASHBOARD_READ_TOKEN="$token" "$edgeconf" serve --listen "127.0.0.1:$port" -c "$work/p/cloudflare-config.yaml" \
 		>>"$work/serve.out" 2>>"$work/serve.err" &
@@ -179,7 +180,8 @@ for ((i = 1; i <= users; i++)); do echo "GET $base/api/v1/flags/premium/eval?use
 
 # sample PID FILE: the largest VmRSS seen every 100 ms, in kB, into FILE.
 sample() {
-	local max=0 v
+	local max v
+	max="$(cat "$2")"
 	while kill -0 "$1" 2>/dev/null; do
 		v="$(rss_kb "$1" VmRSS 2>/dev/null || echo 0)"
 		((v > max)) && max=$v && echo "$max" >"$2"
@@ -209,7 +211,7 @@ status=0
 for route in healthz config eval; do
 	t="$work/$route.targets"
 	attack "$t" 0 "$warmup" "$work/warm.bin"
-	echo 0 >"$work/peak"
+	rss_kb "$serve_pid" VmRSS >"$work/peak"
 	sample "$serve_pid" "$work/peak" &
 	sampler_pid=$!
 	attack "$t" 0 "$duration" "$work/$route-sat.bin"
@@ -217,6 +219,8 @@ for route in healthz config eval; do
 	wait "$sampler_pid" 2>/dev/null || true
 	sampler_pid=""
 	peak="$(cat "$work/peak")"
+	now="$(rss_kb "$serve_pid" VmRSS)"
+	((now <= peak)) || peak=$now
 	attack "$t" "$rate" "$duration" "$work/$route-paced.bin"
 	c0="$(cpu_ticks "$serve_pid")"
 	attack "$t" 0 "$duration" "$work/$route-one.bin" 1
