@@ -54,7 +54,10 @@ vegeta=${VEGETA:-}
 if [ -z "$vegeta" ]; then
 	if [ -x "$root/bin/vegeta" ]; then vegeta=$root/bin/vegeta; else vegeta=$(command -v vegeta || true); fi
 fi
-[ -n "$vegeta" ] && [ -x "$vegeta" ] || { echo "vegeta is missing: run make tools-go (go install github.com/tsenart/vegeta/v12@v12.13.0)" >&2; exit 2; }
+if [ -z "$vegeta" ] || [ ! -x "$vegeta" ]; then
+	echo "vegeta is missing: run make tools-go (go install github.com/tsenart/vegeta/v12@v12.13.0)" >&2
+	exit 2
+fi
 
 work=$(mktemp -d)
 grp=""
@@ -177,7 +180,7 @@ load wrangler "$work/w" "$wrangler" dev --env '' --ip 127.0.0.1 --port "$port" -
 : >"$work/table"
 for name in edgeconf wrangler; do
 	read -r s_rps s_p50 s_p99 s_max s_ok s_codes < <(summary "$work/$name-sat.bin")
-	read -r p_rps p_p50 p_p99 p_max p_ok p_codes < <(summary "$work/$name-paced.bin")
+	read -r p_rps p_p50 p_p99 _ p_ok p_codes < <(summary "$work/$name-paced.bin")
 	if [[ $s_ok != 1 || $p_ok != 1 || $s_codes != 200:* || $p_codes != 200:* || $s_codes == *,* || $p_codes == *,* ]]; then
 		echo "$name dev: not every answer was a 200 (saturation $s_codes, paced $p_codes; see $out/dev-$name-*.txt)" >&2
 		exit 2

@@ -229,8 +229,8 @@ for route in healthz config eval; do
 		"$vegeta" report "$work/$route-$kind.bin" >"$out/serve-$route-$kind.txt"
 	done
 	read -r s_rps s_p50 s_p99 s_max s_ok s_codes < <(summary "$work/$route-sat.bin")
-	read -r p_rps p_p50 p_p99 p_max p_ok p_codes < <(summary "$work/$route-paced.bin")
-	read -r o_rps o_p50 o_p99 o_max o_ok o_codes < <(summary "$work/$route-one.bin")
+	read -r p_rps p_p50 p_p99 _ p_ok p_codes < <(summary "$work/$route-paced.bin")
+	read -r _ o_p50 o_p99 _ o_ok o_codes < <(summary "$work/$route-one.bin")
 	for r in "$s_ok $s_codes" "$p_ok $p_codes" "$o_ok $o_codes"; do
 		[[ $r == "1 200:"* && $r != *,* ]] ||
 			die "$route: not every answer was a 200 ($r; see $out/serve-$route-*.txt)"
