@@ -22,16 +22,19 @@ FUZZTIME ?= 60s
 # version, and does nothing (quietly) when everything is in place.
 
 # Go tools, as import/path/of/cmd@version; each is installed into bin/ and
-# named after the last element of its path.
+# named after the last element of its path (before a /vN major version, as
+# go install names it).
 #   staticcheck 2026.2.2 (v0.8.2) is built with and understands go1.26.
 #   benchstat has no releases; this is golang.org/x/perf of 2026-09-08.
 #   versitygw is the S3 server the R2 tests and bench/r2.sh run (docs/architecture.md).
+#   vegeta is the HTTP load generator of bench/serve.sh and bench/dev.sh.
 STATICCHECK_VERSION := v0.8.2
 BENCHSTAT_VERSION := v0.0.0-20260908200009-22c9c6c9d4da
 GO_TOOLS := \
 	honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION) \
 	golang.org/x/perf/cmd/benchstat@$(BENCHSTAT_VERSION) \
-	github.com/versity/versitygw/cmd/versitygw@v1.8.0
+	github.com/versity/versitygw/cmd/versitygw@v1.8.0 \
+	github.com/tsenart/vegeta/v12@v12.13.0
 
 # Debian packages the tests need, as command:package pairs. They are installed
 # only when asked — APT_INSTALL=1, or CI=true (the CI run asks for every
@@ -83,7 +86,7 @@ tools: tools-go tools-npm tools-apt ## install the pinned tools the tests need (
 
 tools-go: ## Go tools into bin/ (staticcheck, benchstat)
 	@for spec in $(GO_TOOLS); do \
-		pkg="$${spec%@*}"; ver="$${spec##*@}"; exe="$(BIN)/$${pkg##*/}"; \
+		pkg="$${spec%@*}"; ver="$${spec##*@}"; name="$${pkg##*/}"; [[ ! $$name =~ ^v[0-9]+$$ ]] || { name="$${pkg%/*}"; name="$${name##*/}"; }; exe="$(BIN)/$$name"; \
 		if $(GO) version -m "$$exe" 2>/dev/null | grep -Eq "^[[:space:]]+mod[[:space:]]+[^[:space:]]+[[:space:]]+$$ver([[:space:]]|$$)"; then \
 			continue; \
 		fi; \

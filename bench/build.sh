@@ -10,7 +10,7 @@
 # (default 10) after WARMUP warm-up runs (default 2). Exits 1 when edgeconf
 # is not at least 20x faster (median).
 #
-# Usage: bench/build.sh             (from anywhere; needs Go, hyperfine, make tools)
+# Usage: bench/build.sh             (from anywhere; needs Go, hyperfine, jq, make tools)
 #        RUNS=5 bench/build.sh
 set -euo pipefail
 
@@ -19,6 +19,7 @@ runs=${RUNS:-10}
 warmup=${WARMUP:-2}
 wrangler=${WRANGLER:-$root/tools/node_modules/.bin/wrangler}
 command -v hyperfine >/dev/null || { echo "hyperfine is missing (apt-get install hyperfine)" >&2; exit 2; }
+command -v jq >/dev/null || { echo "jq is missing (apt-get install jq)" >&2; exit 2; }
 [ -x "$wrangler" ] || { echo "wrangler is missing: run make tools" >&2; exit 2; }
 
 work=$(mktemp -d)
@@ -38,6 +39,22 @@ export EDGECONF_STATE_DIR="$work/state" WRANGLER_SEND_METRICS=false CI=true NO_C
 sed -n 's/^var config_default = \(.*\);$/export default \1;/p' dist/index.js >worker/edgeconf-config.js
 [ -s worker/edgeconf-config.js ] || { echo "cannot find the baked configuration in dist/index.js" >&2; exit 1; }
 sed -i "s#from \"edgeconf:config\"#from \"./edgeconf-config.js\"#" worker/index.js
+# ... and edgeconf:assets (worker/edge.js): the dashboard's files, web/static,
+# as edgeconf build bakes them (URL path -> {type, body}; "/" is index.html).
+(
+	cd "$root/web/static"
+	for f in *; do
+		case $f in
+		*.html) t="text/html; charset=utf-8" ;;
+		*.js) t="text/javascript; charset=utf-8" ;;
+		*.css) t="text/css; charset=utf-8" ;;
+		*) continue ;;
+		esac
+		jq -n --arg p "/$f" --arg t "$t" --rawfile b "$f" '{($p): {type: $t, body: $b}}'
+	done | jq -s 'add | if .["/index.html"] then .["/"] = .["/index.html"] else . end | "export default \(tojson);"' -r
+) >worker/edgeconf-assets.js
+sed -i 's#from "edgeconf:assets"#from "./edgeconf-assets.js"#' worker/edge.js
+! grep -rqE 'from "edgeconf:' worker --include='*.js' || { echo "the Worker still imports an edgeconf: module" >&2; exit 1; }
 "$work/edgeconf" wrangler generate -o wrangler.toml >/dev/null
 sed -i 's#^main = "dist/index.js"#main = "worker/index.js"#' wrangler.toml
 "$wrangler" deploy --dry-run --env "" --outdir "$work/wout" >/dev/null 2>&1 || {
