@@ -26,19 +26,15 @@ func (s *Server) getSession(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
-// snapshot resolves the effective configuration (the last-known-good copy
-// when the store cannot be read, or while KV is critical).
+// snapshot is the effective configuration for a read (the last-known-good
+// copy when the store cannot be read, or while KV is critical), from the
+// server's cache (snapcache.go).
 func (s *Server) snapshot(r *http.Request) (*overrides.Snapshot, string, error) {
-	ses, err := s.readSession(r)
+	e, err := s.cached(r)
 	if err != nil {
 		return nil, "", err
 	}
-	defer ses.Close()
-	snap, err := ses.Manager.Resolve(r.Context())
-	if err != nil {
-		return nil, "", errorf(http.StatusServiceUnavailable, "the configuration cannot be resolved: %v", err)
-	}
-	return snap, ses.Target, nil
+	return e.snap, e.target, nil
 }
 
 // configValue is one leaf of the effective configuration.
@@ -50,18 +46,12 @@ type configValue struct {
 }
 
 func (s *Server) getConfig(w http.ResponseWriter, r *http.Request) error {
-	snap, target, err := s.snapshot(r)
+	e, err := s.cached(r)
 	if err != nil {
 		return err
 	}
-	var values []configValue
-	for _, l := range snap.Doc.Leaves("") {
-		var v any
-		raw, _ := l.Value.MarshalJSON()
-		_ = json.Unmarshal(raw, &v)
-		values = append(values, configValue{Path: l.Path, Value: redacted(v), Source: l.Source, Override: l.Source.Layer == "kv"})
-	}
-	out := map[string]any{"env": s.o.Env, "target": target, "source": snap.Source, "values": values, "problems": len(snap.Problems)}
+	snap := e.snap
+	out := map[string]any{"env": s.o.Env, "target": e.target, "source": snap.Source, "values": e.values(), "problems": len(snap.Problems)}
 	if snap.Source == overrides.SourceLKG {
 		out["lkgSavedAt"] = snap.SavedAt
 		out["lkgAgeSeconds"] = int(snap.Age(s.o.Now()).Seconds())
@@ -98,16 +88,11 @@ func (s *Server) readSession(r *http.Request) (*Session, error) {
 }
 
 func (s *Server) getReport(w http.ResponseWriter, r *http.Request) error {
-	ses, err := s.readSession(r)
+	e, err := s.cached(r)
 	if err != nil {
 		return err
 	}
-	defer ses.Close()
-	snap, err := ses.Manager.Resolve(r.Context())
-	if err != nil {
-		return errorf(http.StatusServiceUnavailable, "the configuration cannot be resolved: %v", err)
-	}
-	rep := ses.Manager.Validate(r.Context(), snap, s.o.Now())
+	rep := e.report
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("Cache-Control", "no-store")
 	return report.Write(w, rep, report.JSON, report.WriteOptions{})

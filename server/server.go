@@ -112,6 +112,7 @@ type Server struct {
 	clients map[chan event]bool
 	version atomic.Uint64 // bumped at every change seen
 	metrics metrics
+	snaps   snapCache
 }
 
 type event struct {
@@ -263,6 +264,10 @@ func (s *Server) api(route string, need Role, h func(http.ResponseWriter, *http.
 			return
 		}
 		r = r.WithContext(context.WithValue(r.Context(), ctxKey{}, caller{role, name}))
+		if r.Method != http.MethodGet && r.Method != http.MethodHead {
+			// A change, even a failed one, is seen by the next read.
+			defer s.snaps.drop()
+		}
 		if err := h(rw, r); err != nil {
 			var he *httpError
 			if errors.As(err, &he) {
@@ -377,6 +382,9 @@ func (s *Server) fingerprint(ctx context.Context) (string, error) {
 func (s *Server) MonitorChanged([]monitor.Alert) { s.broadcast("monitor") }
 
 func (s *Server) broadcast(kind string) {
+	if kind == "overrides" {
+		s.snaps.drop() // before anyone is told: their next read resolves afresh
+	}
 	ev := event{Kind: kind, Seq: s.version.Add(1)}
 	s.mu.Lock()
 	defer s.mu.Unlock()

@@ -1,0 +1,132 @@
+package server
+
+import (
+	"context"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/factory-wager/edgeconf/config"
+	"github.com/factory-wager/edgeconf/kvstore"
+	"github.com/factory-wager/edgeconf/overrides"
+)
+
+type fakeClock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func (c *fakeClock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
+func (c *fakeClock) Advance(d time.Duration) {
+	c.mu.Lock()
+	c.t = c.t.Add(d)
+	c.mu.Unlock()
+}
+
+// TestSnapshotCache: reads share one resolved configuration instead of
+// opening the store each time; a change through the server is seen by the
+// next read; a change behind its back (the CLI) at the latest after one
+// poll interval; an override that expires is gone from the moment it
+// expires; the last-known-good copy is used as soon as KV is critical.
+func TestSnapshotCache(t *testing.T) {
+	clk := &fakeClock{t: time.Date(2026, 12, 5, 12, 0, 0, 0, time.UTC)}
+	doc, err := config.Parse(strings.NewReader("owner: team\ndomain: example.com\nports: { main: 8091, compliance: 3001, dashboard: 3000 }\n"), config.LoadOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	store := kvstore.NewMemory(clk.Now)
+	mgr := func(st kvstore.Store) *overrides.Manager {
+		return overrides.New(overrides.Options{Store: st, Doc: doc, Now: clk.Now, By: "cli"})
+	}
+	var opens atomic.Int64
+	s, err := New(Options{
+		Open: func(context.Context, bool, string) (*Session, error) {
+			opens.Add(1)
+			return &Session{Manager: mgr(store), Target: "memory", Close: func() error { return nil }}, nil
+		},
+		AdminToken: "admin-token-0123456789", Hosts: []string{"example.test"}, Poll: 5 * time.Minute, Now: clk.Now,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	do := func(method, path, body string) string {
+		t.Helper()
+		req := httptest.NewRequest(method, "http://example.test"+path, strings.NewReader(body))
+		req.Header.Set("Authorization", "Bearer admin-token-0123456789")
+		if body != "" {
+			req.Header.Set("Content-Type", "application/json")
+		}
+		w := httptest.NewRecorder()
+		s.Handler().ServeHTTP(w, req)
+		if w.Code != http.StatusOK {
+			t.Fatalf("%s %s: %d %s", method, path, w.Code, w.Body)
+		}
+		return w.Body.String()
+	}
+	main := func() string {
+		t.Helper()
+		body := do("GET", "/api/v1/config", "")
+		i := strings.Index(body, `"path":"ports.main","value":`)
+		if i < 0 {
+			t.Fatalf("no ports.main in %s", body)
+		}
+		rest := body[i+len(`"path":"ports.main","value":`):]
+		return rest[:strings.IndexAny(rest, ",}")]
+	}
+
+	if v := main(); v != "8091" {
+		t.Fatalf("ports.main = %s", v)
+	}
+	for range 5 {
+		main()
+		do("GET", "/api/v1/flags", "")
+		do("GET", "/api/v1/report", "")
+	}
+	if n := opens.Load(); n != 1 {
+		t.Errorf("16 reads opened the store %d times, want 1", n)
+	}
+
+	// A change through the server: the next read sees it.
+	do("PUT", "/api/v1/overrides/ports.main", `{"value": 9001}`)
+	if v := main(); v != "9001" {
+		t.Errorf("after a PUT through the server, ports.main = %s", v)
+	}
+
+	// A change behind the server's back: seen after one poll interval at
+	// the latest (Run's check of the store drops it sooner).
+	if _, err := mgr(store).Set(context.Background(), "ports.main", 9002, overrides.SetOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if v := main(); v != "9001" {
+		t.Fatalf("the cache did not hold within the poll interval: %s", v)
+	}
+	clk.Advance(5 * time.Minute)
+	if v := main(); v != "9002" {
+		t.Errorf("after one poll interval, ports.main = %s, want 9002", v)
+	}
+	s.broadcast("overrides") // what Run does when the store changes
+	if _, err := mgr(store).Set(context.Background(), "ports.main", 9003, overrides.SetOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	s.broadcast("overrides")
+	if v := main(); v != "9003" {
+		t.Errorf("after Run saw a change, ports.main = %s, want 9003", v)
+	}
+
+	// An override that expires before the poll interval ends.
+	if _, err := mgr(store).Set(context.Background(), "ports.main", 9004, overrides.SetOptions{TTL: 2 * time.Minute}); err != nil {
+		t.Fatal(err)
+	}
+	s.broadcast("overrides")
+	if v := main(); v != "9004" {
+		t.Fatalf("ports.main = %s, want 9004", v)
+	}
+	clk.Advance(2*time.Minute + time.Second)
+	if v := main(); v != "8091" {
+		t.Errorf("after the override expired, ports.main = %s, want the file's 8091", v)
+	}
+}
