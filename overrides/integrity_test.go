@@ -3,6 +3,7 @@ package overrides_test
 import (
 	"context"
 	"errors"
+	"os"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -365,5 +366,67 @@ func TestSet_EveryCommittedRevisionIsAudited(t *testing.T) {
 				t.Fatal("no set got through: the test checks nothing")
 			}
 		})
+	}
+}
+
+// TestKeyLayout_CountersAreNotOverrides: the revision counters and audit
+// records live outside edgeconf/v1/overrides/, the prefix Go's List and
+// Export and the Worker (worker/overrides.js) read, for every
+// environment, even one named like a counter folder.
+func TestKeyLayout_CountersAreNotOverrides(t *testing.T) {
+	js, err := os.ReadFile("../worker/overrides.js")
+	if err != nil {
+		t.Fatal(err)
+	}
+	const decl = `export const PREFIX = "`
+	i := strings.Index(string(js), decl)
+	if i < 0 {
+		t.Fatal("worker/overrides.js declares no PREFIX")
+	}
+	jsPrefix, _, _ := strings.Cut(string(js)[i+len(decl):], `"`)
+	if jsPrefix != overrides.OverrideKey("x", "")[:len(overrides.Prefix+"overrides/")] {
+		t.Fatalf("worker/overrides.js PREFIX %q, Go reads %q", jsPrefix, overrides.Prefix+"overrides/")
+	}
+	for _, env := range []string{"", "revs", "audit", "prod"} {
+		for _, k := range []string{overrides.RevKey(env, "ports.main"), overrides.AuditPrefix(env) + "t"} {
+			if strings.HasPrefix(k, jsPrefix) {
+				t.Errorf("key %q is under the overrides prefix %q", k, jsPrefix)
+			}
+		}
+	}
+
+	c := &clock{t: t0}
+	store := kvstore.NewMemory(c.Now)
+	ctx := context.Background()
+	for _, env := range []string{"", "revs"} {
+		m := overrides.New(overrides.Options{Store: store, Doc: loadSeed(t, ""), Env: env, Now: c.Now})
+		set(t, m, "features.premium.rolloutPercentage", 40.0, overrides.SetOptions{})
+		set(t, m, "ports.main", 9000, overrides.SetOptions{TTL: time.Minute})
+		set(t, m, "cloudflare.vars.REGION", "eu", overrides.SetOptions{})
+		if err := m.Delete(ctx, "cloudflare.vars.REGION", ""); err != nil {
+			t.Fatal(err)
+		}
+	}
+	c.Advance(time.Hour) // ports.main expired; its counter stays
+	for _, env := range []string{"", "revs"} {
+		m := overrides.New(overrides.Options{Store: store, Doc: loadSeed(t, ""), Env: env, Now: c.Now})
+		list, err := m.List(ctx, "")
+		if err != nil || len(list) != 1 || list[0].Path != "features.premium.rolloutPercentage" {
+			t.Errorf("env %q: List = %+v, %v; want the one live override", env, list, err)
+		}
+		var buf strings.Builder
+		if err := m.Export(ctx, &buf, overrides.ExportOptions{Format: "wrangler-bulk"}); err != nil {
+			t.Fatal(err)
+		}
+		if !strings.Contains(buf.String(), overrides.OverrideKey(env, "features.premium.rolloutPercentage")) || strings.Count(buf.String(), `"key"`) != 1 {
+			t.Errorf("env %q: export holds more than the override:\n%s", env, buf.String())
+		}
+		snap, err := m.Resolve(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if rep := m.Validate(ctx, snap, c.Now()); rep.Failed(false) {
+			t.Errorf("env %q: validate fails: %+v", env, rep)
+		}
 	}
 }
