@@ -8,6 +8,14 @@
 //
 //	edgeconf/v1/overrides/<env>/<dotted.path>   JSON value; metadata {setBy, setAt, rev, ref}
 //	edgeconf/v1/audit/<env>/<RFC3339Nano>-<rand> one record per mutation
+//	edgeconf/v1/revs/<env>/<dotted.path>        last revision handed out (no TTL)
+//
+// On a kvstore.Transactor (the local store) every change — the check
+// against the other overrides, the revision counter, the audit record and
+// the value — is one transaction. Workers KV has no transactions: the
+// writes are ordered (counter, audit record, value) so that a value that
+// landed always has its audit record, and Set reads back afterwards to
+// report a concurrent clash (ConflictError).
 //
 // <env> is the environment name, or "_base" for the base configuration.
 // Overrides apply to their own environment only. Workers KV is eventually
@@ -219,9 +227,14 @@ type SetOptions struct {
 // Set writes an override of path. It checks the path and the value
 // against the schema and the validation rules first: an unknown path, a
 // wrong type, or a value that makes the configuration Invalid is refused
-// with a *RefusedError and nothing is written. Concurrent writers of the
-// same path never lose an update: the revision is bumped atomically on
-// stores that support it (the local store) and verified otherwise.
+// with a *RefusedError and nothing is written; so is one that would make
+// it Invalid once an override (this one or another) expires. On a
+// kvstore.Transactor (the local store) the check and the writes are one
+// transaction, so concurrent writers never lose an update and two clashing
+// sets are never both acknowledged. On other stores (Workers KV) the
+// overrides are read back after the write, and a configuration made
+// Invalid by a concurrent change is reported with a *ConflictError.
+// Revisions of a path never repeat, across deletes and expiry.
 func (m *Manager) Set(ctx context.Context, path string, value any, so SetOptions) (Record, error) {
 	canon, err := m.o.Doc.CheckPath(path)
 	if err != nil {
@@ -414,7 +427,11 @@ func (m *Manager) checkFuture(path string, current, after []Record, now string) 
 				gone = append(gone, r.Path)
 			}
 		}
-		moments = append(moments, moment{t, fmt.Sprintf("once %s expires at %s", strings.Join(gone, ", "), t.UTC().Format(time.RFC3339))})
+		verb := "expires"
+		if len(gone) > 1 {
+			verb = "expire"
+		}
+		moments = append(moments, moment{t, fmt.Sprintf("once %s %s at %s", strings.Join(gone, ", "), verb, t.UTC().Format(time.RFC3339))})
 	}
 	for _, mo := range moments {
 		var alive []Record
