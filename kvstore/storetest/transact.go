@@ -125,7 +125,7 @@ func runTransact(t *testing.T, newHarness func(t *testing.T) Harness, opts Optio
 				return fmt.Errorf("expired key in a transaction: %+v, %v", e, err)
 			}
 			if l, err := tx.List(""); err != nil || len(l) != 0 {
-				return fmt.Errorf("List lists an expired key: %+v, %v", l, err)
+				return fmt.Errorf("the listing holds an expired key: %+v, %v", l, err)
 			}
 			return nil
 		}); err != nil {
