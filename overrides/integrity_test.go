@@ -430,3 +430,37 @@ func TestKeyLayout_CountersAreNotOverrides(t *testing.T) {
 		}
 	}
 }
+
+// TestSet_RevisionsContinueFromOlderHistory: a path whose override was
+// written, and then removed, by an edgeconf without revision counters
+// continues after the revisions its audit records name.
+func TestSet_RevisionsContinueFromOlderHistory(t *testing.T) {
+	for name, mk := range backends(t) {
+		t.Run(name, func(t *testing.T) {
+			c := &clock{t: t0}
+			store := mk(c)
+			m := overrides.New(overrides.Options{Store: store, Doc: loadSeed(t, ""), Now: c.Now})
+			ctx := context.Background()
+			const path = "features.premium.rolloutPercentage"
+			for v := range 3 {
+				set(t, m, path, float64(v), overrides.SetOptions{})
+			}
+			// What an older edgeconf leaves: no counter, override gone.
+			for _, k := range []string{overrides.RevKey("", path), overrides.OverrideKey("", path)} {
+				if err := store.Delete(ctx, k); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if rec := set(t, m, path, 50.0, overrides.SetOptions{}); rec.Rev != 4 {
+				t.Errorf("set after older history: rev %d, want 4", rec.Rev)
+			}
+			if err := store.Put(ctx, overrides.RevKey("", path), []byte("x"), kvstore.PutOptions{}); err != nil {
+				t.Fatal(err)
+			}
+			_, err := m.Set(ctx, path, 60.0, overrides.SetOptions{})
+			if err == nil || !strings.Contains(err.Error(), overrides.RevKey("", path)) {
+				t.Errorf("set with a corrupt counter = %v, want an error naming it", err)
+			}
+		})
+	}
+}

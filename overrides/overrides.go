@@ -269,7 +269,7 @@ func (m *Manager) Set(ctx context.Context, path string, value any, so SetOptions
 	}
 	var rec Record
 	var known map[string]bool
-	_, transactional := m.o.Store.(kvstore.Transactor)
+	transactional := m.transactional()
 	err = m.transact(ctx, func(tx kvstore.Txn) error {
 		// The check reads the overrides in the same transaction as the
 		// writes (on a Transactor): two concurrent sets that clash cannot
@@ -292,7 +292,7 @@ func (m *Manager) Set(ctx context.Context, path string, value any, so SetOptions
 		if err != nil {
 			return err
 		}
-		last, err := lastRev(tx, m.o.Env, canon, cur)
+		last, err := lastRev(tx, m.o.Env, canon, cur, m.transactional())
 		if err != nil {
 			return err
 		}
@@ -497,26 +497,51 @@ func RevKey(env, path string) string { return Prefix + "revs/" + EnvName(env) + 
 
 // lastRev is the last revision of path: its counter, or the current
 // override's revision when that is higher (written before the counter
-// existed).
-func lastRev(tx kvstore.Txn, env, path string, cur *kvstore.Entry) (int64, error) {
+// existed). With no counter yet and audit true, the audit records of the
+// path count too, so a path whose override was deleted or expired before
+// counters existed does not start again at 1; that scan reads every audit
+// record of the environment once per path, so it is only made on stores
+// with transactions (local), never against the Cloudflare API's rate limit.
+func lastRev(tx kvstore.Txn, env, path string, cur *kvstore.Entry, audit bool) (int64, error) {
 	var last int64
-	c, err := tx.Get(RevKey(env, path))
+	key := RevKey(env, path)
+	c, err := tx.Get(key)
 	if err != nil {
 		return 0, err
 	}
 	if c != nil {
-		_ = json.Unmarshal(c.Value, &last)
+		if err := json.Unmarshal(c.Value, &last); err != nil {
+			return 0, fmt.Errorf("revision counter %s holds %.40q, not a number: %w", key, c.Value, err)
+		}
 	}
 	if cur != nil {
 		var md Metadata
 		_ = json.Unmarshal(cur.Metadata, &md)
 		last = max(last, md.Rev)
 	}
+	if c == nil && audit {
+		recs, err := tx.List(AuditPrefix(env))
+		if err != nil {
+			return 0, fmt.Errorf("read the audit records of %s: %w", path, err)
+		}
+		for _, e := range recs {
+			var a AuditRecord
+			if json.Unmarshal(e.Value, &a) == nil && a.Path == path {
+				last = max(last, a.Rev)
+			}
+		}
+	}
 	return last, nil
 }
 
 func putRev(tx kvstore.Txn, env, path string, rev int64) error {
 	return tx.Put(RevKey(env, path), []byte(fmt.Sprint(rev)), kvstore.PutOptions{})
+}
+
+// transactional reports a store with transactions (kvstore.Transactor).
+func (m *Manager) transactional() bool {
+	_, ok := m.o.Store.(kvstore.Transactor)
+	return ok
 }
 
 // transact runs fn in one transaction when the store has them (the local
@@ -761,7 +786,7 @@ func (m *Manager) Delete(ctx context.Context, path string, by string) error {
 		}
 		// Keep the counter at least at the deleted revision (an override
 		// written before counters existed), so the next set goes past it.
-		last, err := lastRev(tx, m.o.Env, canon, cur)
+		last, err := lastRev(tx, m.o.Env, canon, cur, m.transactional())
 		if err != nil {
 			return err
 		}
