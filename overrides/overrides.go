@@ -31,6 +31,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -292,7 +293,7 @@ func (m *Manager) Set(ctx context.Context, path string, value any, so SetOptions
 		if err != nil {
 			return err
 		}
-		last, err := lastRev(tx, m.o.Env, canon, cur, m.transactional())
+		last, err := lastRev(tx, m.o.Env, canon, cur, transactional)
 		if err != nil {
 			return err
 		}
@@ -380,7 +381,7 @@ func (m *Manager) check(ctx context.Context, path string, value any, current []R
 func (m *Manager) checkExpiries(path string, value any, ttl time.Duration, current []Record) error {
 	self := Record{Path: path, Value: value, Key: OverrideKey(m.o.Env, path)}
 	if ttl > 0 {
-		self.Expiration = m.o.Now().Add(ttl)
+		self.Expiration = m.o.Now().Add(ttl).Truncate(time.Second) // as the store keeps it
 	}
 	return m.checkFuture(path, current, append(without(current, path), self), "")
 }
@@ -420,6 +421,9 @@ func (m *Manager) checkFuture(path string, current, after []Record, now string) 
 		}
 	}
 	sort.Slice(exps, func(i, j int) bool { return exps[i].Before(exps[j]) })
+	// One validation per distinct expiry time: overrides that expire
+	// together are gone together.
+	exps = slices.CompactFunc(exps, time.Time.Equal)
 	for _, t := range exps {
 		var gone []string
 		for _, r := range after {
