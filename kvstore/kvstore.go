@@ -157,3 +157,28 @@ type Pair struct {
 type BulkPutter interface {
 	PutMany(ctx context.Context, pairs []Pair) error
 }
+
+// Txn is one transaction of a Transactor: reads see its own writes, and
+// its writes land together or not at all.
+type Txn interface {
+	// Get returns the live entry of key, or nil when there is none.
+	Get(key string) (*Entry, error)
+	// Put checks the pair against the limits (CheckPut) and writes it.
+	Put(key string, value []byte, opts PutOptions) error
+	// Delete removes key (no entry: not an error).
+	Delete(key string) error
+	// List returns the live entries whose key starts with prefix, in key
+	// order, as the transaction sees them (its own writes included).
+	List(prefix string) ([]Entry, error)
+}
+
+// Transactor is implemented by stores that write several keys atomically
+// (bbolt locally, the in-memory store). A transaction also excludes every
+// other writer of the store while it runs, so a check made in it still
+// holds when its writes land. Workers KV has no transactions; callers
+// fall back to ordered single writes there.
+type Transactor interface {
+	// Transact runs fn in one transaction and commits its writes when fn
+	// returns nil; an error from fn discards them.
+	Transact(ctx context.Context, fn func(Txn) error) error
+}

@@ -180,3 +180,94 @@ func quoteKey(k string) string {
 	}
 	return `"` + k + `"`
 }
+
+var _ Transactor = (*Memory)(nil)
+
+// Transact implements Transactor: writes are staged and applied under the
+// store's lock when fn succeeds.
+func (m *Memory) Transact(ctx context.Context, fn func(Txn) error) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	t := &memTxn{m: m, staged: map[string]*Entry{}}
+	if err := fn(t); err != nil {
+		return err
+	}
+	for k, e := range t.staged {
+		if e == nil {
+			delete(m.entries, k)
+		} else {
+			m.entries[k] = *e
+		}
+	}
+	return nil
+}
+
+type memTxn struct {
+	m      *Memory
+	staged map[string]*Entry // nil: deleted
+}
+
+func (t *memTxn) Get(key string) (*Entry, error) {
+	if err := CheckKey(key); err != nil {
+		return nil, err
+	}
+	if e, ok := t.staged[key]; ok {
+		if e == nil || Expired(e.Expiration, t.m.now()) {
+			return nil, nil
+		}
+		c := clone(*e)
+		return &c, nil
+	}
+	if e, ok := t.m.live(key); ok {
+		c := clone(e)
+		return &c, nil
+	}
+	return nil, nil
+}
+
+func (t *memTxn) Put(key string, value []byte, opts PutOptions) error {
+	exp, err := CheckPut(key, value, opts, t.m.now())
+	if err != nil {
+		return err
+	}
+	e := clone(Entry{Key: key, Value: value, Metadata: opts.Metadata, Expiration: exp})
+	t.staged[key] = &e
+	return nil
+}
+
+func (t *memTxn) List(prefix string) ([]Entry, error) {
+	var names []string
+	for k := range t.m.entries {
+		if _, staged := t.staged[k]; !staged && strings.HasPrefix(k, prefix) {
+			names = append(names, k)
+		}
+	}
+	for k := range t.staged {
+		if strings.HasPrefix(k, prefix) {
+			names = append(names, k)
+		}
+	}
+	sort.Strings(names)
+	var out []Entry
+	for _, k := range names {
+		e, err := t.Get(k)
+		if err != nil {
+			return nil, err
+		}
+		if e != nil {
+			out = append(out, *e)
+		}
+	}
+	return out, nil
+}
+
+func (t *memTxn) Delete(key string) error {
+	if err := CheckKey(key); err != nil {
+		return err
+	}
+	t.staged[key] = nil
+	return nil
+}

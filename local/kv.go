@@ -272,3 +272,76 @@ func (k *KV) PutMany(ctx context.Context, pairs []kvstore.Pair) error {
 		return nil
 	})
 }
+
+var _ kvstore.Transactor = (*KV)(nil)
+
+// Transact implements kvstore.Transactor with one bbolt Update
+// transaction: its writes reach the file together or not at all, even
+// when the process is killed in the middle.
+func (k *KV) Transact(ctx context.Context, fn func(kvstore.Txn) error) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	return k.s.db.Update(func(tx *bolt.Tx) error {
+		return fn(&boltTxn{k: k, tx: tx})
+	})
+}
+
+type boltTxn struct {
+	k  *KV
+	tx *bolt.Tx
+}
+
+func (t *boltTxn) Get(key string) (*kvstore.Entry, error) {
+	if err := kvstore.CheckKey(key); err != nil {
+		return nil, err
+	}
+	e, err := t.k.get(t.tx, key)
+	if errors.Is(err, kvstore.ErrNotFound) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	return &e, nil
+}
+
+func (t *boltTxn) Put(key string, value []byte, opts kvstore.PutOptions) error {
+	exp, err := kvstore.CheckPut(key, value, opts, t.k.s.now())
+	if err != nil {
+		return err
+	}
+	return t.k.put(t.tx, key, value, opts, exp)
+}
+
+func (t *boltTxn) List(prefix string) ([]kvstore.Entry, error) {
+	b := t.tx.Bucket(t.k.bucket)
+	if b == nil {
+		return nil, nil
+	}
+	var out []kvstore.Entry
+	c := b.Cursor()
+	p := []byte(prefix)
+	for key, _ := c.Seek(p); key != nil && bytes.HasPrefix(key, p); key, _ = c.Next() {
+		e, err := t.k.get(t.tx, string(key))
+		if errors.Is(err, kvstore.ErrNotFound) {
+			continue // expired
+		}
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, e)
+	}
+	return out, nil
+}
+
+func (t *boltTxn) Delete(key string) error {
+	if err := kvstore.CheckKey(key); err != nil {
+		return err
+	}
+	b := t.tx.Bucket(t.k.bucket)
+	if b == nil {
+		return nil
+	}
+	return b.Delete([]byte(key))
+}

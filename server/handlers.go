@@ -235,11 +235,14 @@ func (s *Server) setOverride(w http.ResponseWriter, r *http.Request) error {
 	rec, err := ses.Manager.Set(r.Context(), r.PathValue("path"), value, overrides.SetOptions{TTL: ttl, Ref: req.Ref, By: callerOf(r).name})
 	var refused *overrides.RefusedError
 	if errors.As(err, &refused) {
-		problems := make([]map[string]string, len(refused.Findings))
-		for i, f := range refused.Findings {
-			problems[i] = map[string]string{"path": f.Path, "message": f.Message, "rule": f.Rule}
-		}
-		return &httpError{http.StatusUnprocessableEntity, map[string]any{"error": "the override was refused: it would make the configuration invalid", "path": refused.Path, "problems": problems}}
+		return refusedError(refused)
+	}
+	var conflict *overrides.ConflictError
+	if errors.As(err, &conflict) {
+		// Written, but a concurrent change on a store without
+		// transactions clashes with it.
+		s.broadcast("overrides")
+		return &httpError{http.StatusConflict, map[string]any{"error": err.Error(), "path": conflict.Record.Path, "rev": conflict.Record.Rev, "problems": problemsOf(conflict.Findings)}}
 	}
 	if err != nil {
 		return errorf(http.StatusBadRequest, "%v", err)
@@ -247,6 +250,20 @@ func (s *Server) setOverride(w http.ResponseWriter, r *http.Request) error {
 	s.broadcast("overrides")
 	writeJSON(w, http.StatusOK, s.view(rec))
 	return nil
+}
+
+// refusedError is the 422 answer to a change that would make the
+// configuration invalid, now or once an override expires.
+func refusedError(refused *overrides.RefusedError) error {
+	return &httpError{http.StatusUnprocessableEntity, map[string]any{"error": "the override was refused: it would make the configuration invalid", "path": refused.Path, "problems": problemsOf(refused.Findings)}}
+}
+
+func problemsOf(findings []report.Finding) []map[string]string {
+	problems := make([]map[string]string, len(findings))
+	for i, f := range findings {
+		problems[i] = map[string]string{"path": f.Path, "message": f.Message, "rule": f.Rule}
+	}
+	return problems
 }
 
 func (s *Server) deleteOverride(w http.ResponseWriter, r *http.Request) error {
@@ -258,6 +275,10 @@ func (s *Server) deleteOverride(w http.ResponseWriter, r *http.Request) error {
 	err = ses.Manager.Delete(r.Context(), r.PathValue("path"), callerOf(r).name)
 	if errors.Is(err, overrides.ErrNotFound) {
 		return errorf(http.StatusNotFound, "%v", err)
+	}
+	var refused *overrides.RefusedError
+	if errors.As(err, &refused) {
+		return refusedError(refused)
 	}
 	if err != nil {
 		return err

@@ -584,3 +584,22 @@ func TestTelemetry(t *testing.T) {
 		t.Errorf("recent errors (newest first, no stack): %+v", got.Errors)
 	}
 }
+
+// TestOverridesThroughTheAPI_RefusedDelete: a delete that would leave two
+// servers on one port is refused with its problems (422), and nothing is
+// deleted.
+func TestOverridesThroughTheAPI_RefusedDelete(t *testing.T) {
+	r := newRig(t, adminToken, readToken, nil)
+	for _, put := range [][2]string{{"ports.main", `{"value":9000}`}, {"ports.dashboard", `{"value":8091}`}} {
+		if code, body := r.do(t, "PUT", "/api/v1/overrides/"+put[0], adminToken, put[1]); code != 200 {
+			t.Fatalf("set %s: %d %s", put[0], code, body)
+		}
+	}
+	code, body := r.do(t, "DELETE", "/api/v1/overrides/ports.main", adminToken, "")
+	if code != 422 || !strings.Contains(body, `"problems"`) || !strings.Contains(body, "once ports.main is deleted") {
+		t.Fatalf("delete ports.main: %d %s; want 422 with the problem", code, body)
+	}
+	if _, body := r.do(t, "GET", "/api/v1/config", readToken, ""); !strings.Contains(body, "9000") {
+		t.Errorf("the refused delete removed the override: %s", body)
+	}
+}

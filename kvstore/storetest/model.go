@@ -21,8 +21,9 @@ type modelEntry struct {
 }
 
 // RunModel is a state-machine property test: random puts (with and
-// without TTL), deletes, gets, listings and clock advances are applied to
-// the store and to a plain map, and every read must agree. Each rapid run
+// without TTL), deletes, gets, listings, clock advances and, on a
+// kvstore.Transactor, transactions of those that commit or abort are
+// applied to the store and to a plain map, and every read must agree. Each rapid run
 // makes many checks; rapid's default of 100 runs gives thousands.
 func RunModel(t *testing.T, newHarness func(t *testing.T) Harness) {
 	ctx := context.Background()
@@ -75,6 +76,94 @@ func machine(ctx context.Context, newHarness func(t *testing.T) Harness, t *test
 					rt.Fatalf("Delete(%q): %v", k, err)
 				}
 				delete(model, k)
+			},
+			"transact": func(rt *rapid.T) {
+				tr, ok := h.Store.(kvstore.Transactor)
+				if !ok {
+					rt.Skip("the store has no transactions")
+				}
+				// A few writes and reads in one transaction, checked
+				// against a copy of the model; the copy replaces the model
+				// when the transaction commits and is dropped when it aborts.
+				staged := map[string]modelEntry{}
+				for k, e := range model {
+					staged[k] = e
+				}
+				abort := rapid.Bool().Draw(rt, "abort")
+				errAbort := errors.New("abort")
+				err := tr.Transact(ctx, func(tx kvstore.Txn) error {
+					for i, n := 0, rapid.IntRange(1, 5).Draw(rt, "ops"); i < n; i++ {
+						k := keys.Draw(rt, "key")
+						switch rapid.IntRange(0, 3).Draw(rt, "op") {
+						case 0:
+							v := rapid.StringN(0, 8, -1).Draw(rt, "value")
+							var opts kvstore.PutOptions
+							if rapid.Bool().Draw(rt, "ttl") {
+								opts.TTL = time.Duration(rapid.IntRange(60, 180).Draw(rt, "secs")) * time.Second
+							}
+							if err := tx.Put(k, []byte(v), opts); err != nil {
+								return fmt.Errorf("Put(%q) in a transaction: %w", k, err)
+							}
+							e := modelEntry{value: v}
+							if opts.TTL > 0 {
+								e.exp = h.Now().Add(opts.TTL).Truncate(time.Second)
+							}
+							staged[k] = e
+						case 1:
+							if err := tx.Delete(k); err != nil {
+								return fmt.Errorf("Delete(%q) in a transaction: %w", k, err)
+							}
+							delete(staged, k)
+						case 2:
+							got, err := tx.Get(k)
+							want, ok := staged[k]
+							if ok && !want.exp.IsZero() && !h.Now().Before(want.exp) {
+								ok = false
+							}
+							*checks++
+							switch {
+							case err != nil:
+								return fmt.Errorf("Get(%q) in a transaction: %w", k, err)
+							case !ok && got != nil:
+								return fmt.Errorf("Get(%q) in a transaction = %q; model says absent", k, got.Value)
+							case ok && (got == nil || string(got.Value) != want.value || !got.Expiration.Equal(want.exp)):
+								return fmt.Errorf("Get(%q) in a transaction = %+v; model says %+v", k, got, want)
+							}
+						case 3:
+							prefix := rapid.SampledFrom([]string{"", "a", "a/", "z/", "x"}).Draw(rt, "prefix")
+							l, err := tx.List(prefix)
+							if err != nil {
+								return fmt.Errorf("List(%q) in a transaction: %w", prefix, err)
+							}
+							var got, want []string
+							for _, e := range l {
+								got = append(got, e.Key)
+							}
+							for k, e := range staged {
+								if strings.HasPrefix(k, prefix) && (e.exp.IsZero() || h.Now().Before(e.exp)) {
+									want = append(want, k)
+								}
+							}
+							sort.Strings(want)
+							*checks++
+							if fmt.Sprint(got) != fmt.Sprint(want) {
+								return fmt.Errorf("List(%q) in a transaction = %v, model %v", prefix, got, want)
+							}
+						}
+					}
+					if abort {
+						return errAbort
+					}
+					return nil
+				})
+				switch {
+				case abort && !errors.Is(err, errAbort):
+					rt.Fatalf("aborted transaction: %v", err)
+				case !abort && err != nil:
+					rt.Fatal(err)
+				case !abort:
+					model = staged
+				}
 			},
 			"advanceToExpiry": func(rt *rapid.T) {
 				// Land exactly on an expiry, where off-by-one bugs live.

@@ -1,8 +1,9 @@
 // Package storetest is the conformance suite every kvstore.Store passes:
 // the in-memory store, the local bbolt store and the Cloudflare KV client
 // (against the emulator). It checks Workers KV semantics — limits, expiry
-// to the second, sorted cursor listing, metadata — and includes a
-// state-machine property test against a model.
+// to the second, sorted cursor listing, metadata — and, for stores that
+// implement kvstore.Transactor, transactions; and includes a state-machine
+// property test against a model.
 package storetest
 
 import (
@@ -356,6 +357,8 @@ func Run(t *testing.T, newHarness func(t *testing.T) Harness, opts Options) {
 			t.Errorf("Get with a canceled context = %v, want context.Canceled", err)
 		}
 	})
+
+	runTransact(t, newHarness, opts)
 }
 
 func getErr(_ kvstore.Entry, err error) error       { return err }
