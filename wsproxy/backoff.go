@@ -1,6 +1,7 @@
 package wsproxy
 
 import (
+	"context"
 	"math/rand/v2"
 	"time"
 )
@@ -22,6 +23,10 @@ type Backoff struct {
 	// Rand returns a number in [0, 1) for the jitter. Optional; nil means
 	// math/rand/v2.Float64. Tests make it deterministic.
 	Rand func() float64
+	// Sleep waits for d, or until ctx is done and then returns ctx.Err().
+	// Optional; nil waits on a timer. Tests record the waits instead of
+	// spending them.
+	Sleep func(ctx context.Context, d time.Duration) error
 }
 
 func (b Backoff) withDefaults() Backoff {
@@ -37,6 +42,9 @@ func (b Backoff) withDefaults() Backoff {
 	if b.Rand == nil {
 		b.Rand = rand.Float64
 	}
+	if b.Sleep == nil {
+		b.Sleep = sleep
+	}
 	return b
 }
 
@@ -50,4 +58,16 @@ func (b Backoff) Delay(n int) time.Duration {
 	ceil = min(ceil, b.Max)
 	half := ceil / 2
 	return half + time.Duration(b.Rand()*float64(ceil-half))
+}
+
+// sleep waits on a timer for d or until ctx is done.
+func sleep(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
 }
