@@ -3,12 +3,8 @@ package main
 import (
 	"context"
 	"fmt"
-	"os"
-	"os/signal"
-	"syscall"
-	"text/tabwriter"
-
 	"github.com/spf13/cobra"
+	"text/tabwriter"
 
 	"github.com/factory-wager/edgeconf/internal/termsafe"
 	"github.com/factory-wager/edgeconf/monitor"
@@ -77,7 +73,7 @@ func runMonitor(ctx context.Context, d *deps, g *globalOptions, opts *monitorOpt
 	if !doc.Config.Dependencies.Enabled {
 		return &exitError{code: exitFailed, err: fmt.Errorf("dependencies.enabled is false in %s: nothing to monitor", g.configPath(d))}
 	}
-	m, closeAll, err := newMonitor(d, g, doc, opts.WorkerURL, opts.Once, func(as []monitor.Alert) {
+	m, closeAll, err := newMonitor(ctx, d, g, doc, opts.WorkerURL, opts.Once, func(as []monitor.Alert) {
 		if !opts.Once {
 			for _, a := range as {
 				fmt.Fprintf(d.Stdout, "%s %s: %s\n", a.At.UTC().Format("2006-01-02T15:04:05Z"), a.To, termsafe.String(a.Message))
@@ -88,9 +84,6 @@ func runMonitor(ctx context.Context, d *deps, g *globalOptions, opts *monitorOpt
 		return err
 	}
 	defer closeAll()
-	if ctx == nil {
-		ctx = context.Background()
-	}
 	if opts.Once {
 		m.Round(ctx)
 		if err := writeStatuses(d, m.Statuses(), opts.Output.Value); err != nil {
@@ -101,8 +94,6 @@ func runMonitor(ctx context.Context, d *deps, g *globalOptions, opts *monitorOpt
 		}
 		return nil
 	}
-	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
-	defer stop()
 	fmt.Fprintf(d.Stderr, "edgeconf: probing every %s; Ctrl-C stops\n", m.Interval())
 	_ = m.Run(ctx)
 	return nil
@@ -130,7 +121,7 @@ func newAlertsCmd(d *deps, g *globalOptions) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			_, stores, closeAll, err := monitorBackends(d, g, doc, "")
+			_, stores, closeAll, err := monitorBackends(cmd.Context(), d, g, doc, "")
 			if err != nil {
 				return err
 			}
