@@ -28,6 +28,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/factory-wager/edgeconf/internal/clock"
 )
 
 // Defaults of the options.
@@ -164,7 +166,7 @@ func New(opts Options) (*Emulator, error) {
 		return nil, fmt.Errorf("fail rate %v is outside 0..1", opts.FailRate)
 	}
 	if opts.Sleep == nil {
-		opts.Sleep = sleep
+		opts.Sleep = clock.Sleep
 	}
 	if opts.Clock == nil {
 		opts.Clock = time.Now
@@ -434,16 +436,4 @@ func (e *Emulator) commit(c *call, v any) error {
 	c.applied = true
 	e.changed()
 	return c.ok(v)
-}
-
-// sleep waits on a timer for d or until ctx is done.
-func sleep(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	}
 }

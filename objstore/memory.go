@@ -21,10 +21,7 @@ import (
 	"time"
 )
 
-var (
-	_ Store = (*Memory)(nil)
-	_ Namer = (*Memory)(nil)
-)
+var _ Store = (*Memory)(nil)
 
 // copyBufferBytes is the read size of Memory.Put and CopyBody, and the
 // granularity of their progress reports.

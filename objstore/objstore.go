@@ -160,12 +160,6 @@ type Store interface {
 	Presign(ctx context.Context, key string, opts PresignOptions) (string, error)
 }
 
-// Namer is implemented by stores that can say where they keep data, for
-// the "target" line commands print.
-type Namer interface {
-	Target() string
-}
-
 // ListAll follows the cursor of a listing to its end and returns every
 // object and common prefix. It is meant for small listings (tests, the
 // CLI); a bucket with millions of keys should be paged through with List.

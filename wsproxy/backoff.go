@@ -4,6 +4,8 @@ import (
 	"context"
 	"math/rand/v2"
 	"time"
+
+	"github.com/factory-wager/edgeconf/internal/clock"
 )
 
 // MaxBackoff is the longest wait between two reconnection attempts,
@@ -43,7 +45,7 @@ func (b Backoff) withDefaults() Backoff {
 		b.Rand = rand.Float64
 	}
 	if b.Sleep == nil {
-		b.Sleep = sleep
+		b.Sleep = clock.Sleep
 	}
 	return b
 }
@@ -58,16 +60,4 @@ func (b Backoff) Delay(n int) time.Duration {
 	ceil = min(ceil, b.Max)
 	half := ceil / 2
 	return half + time.Duration(b.Rand()*float64(ceil-half))
-}
-
-// sleep waits on a timer for d or until ctx is done.
-func sleep(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	}
 }

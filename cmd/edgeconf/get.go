@@ -109,8 +109,7 @@ func runGet(ctx context.Context, d *deps, g *globalOptions, opts *getOptions) er
 	case "yaml":
 		return writeYAMLValue(w, val)
 	}
-	if s, ok := val.Interface().(map[string]any); ok || isList(val) {
-		_ = s
+	if _, ok := val.Interface().(map[string]any); ok || isList(val) {
 		return writeYAMLValue(w, val)
 	}
 	_, err = fmt.Fprintln(w, val.String())
