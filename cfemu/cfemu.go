@@ -18,6 +18,7 @@ package cfemu
 
 import (
 	"bytes"
+	"context"
 	"crypto/sha256"
 	"errors"
 	"fmt"
@@ -27,6 +28,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/factory-wager/edgeconf/internal/clock"
 )
 
 // Defaults of the options.
@@ -67,6 +70,9 @@ type Options struct {
 	FaultRetryAfter time.Duration
 	// Latency is added to every request (real time, not Clock).
 	Latency time.Duration
+	// Sleep spends Latency: it waits for d or until ctx is done, and then
+	// returns ctx.Err(). Optional; nil waits on a timer.
+	Sleep func(ctx context.Context, d time.Duration) error
 	// Propagation is how long reads keep seeing the previous value of a
 	// KV key after a write or delete, as reads from other Cloudflare
 	// locations do (≈60 s on Cloudflare). 0 means reads see writes at once.
@@ -159,6 +165,9 @@ func New(opts Options) (*Emulator, error) {
 	if opts.FailRate < 0 || opts.FailRate > 1 {
 		return nil, fmt.Errorf("fail rate %v is outside 0..1", opts.FailRate)
 	}
+	if opts.Sleep == nil {
+		opts.Sleep = clock.Sleep
+	}
 	if opts.Clock == nil {
 		opts.Clock = time.Now
 	}
@@ -235,14 +244,8 @@ func (e *Emulator) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		writeError(w, aerr)
 		e.finish(ev)
 	}
-	if e.opts.Latency > 0 {
-		t := time.NewTimer(e.opts.Latency)
-		select {
-		case <-t.C:
-		case <-r.Context().Done():
-			t.Stop()
-			return
-		}
+	if e.opts.Latency > 0 && e.opts.Sleep(r.Context(), e.opts.Latency) != nil {
+		return // the client went away
 	}
 
 	// Route and credentials are checked before the body is read, and an

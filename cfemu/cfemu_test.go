@@ -305,12 +305,21 @@ func TestFaults_Injected(t *testing.T) {
 }
 
 func TestLatency(t *testing.T) {
-	h := newHarness(t, cfemu.Options{Latency: 20 * time.Millisecond})
-	start := time.Now()
-	h.want(h.do("GET", "user/tokens/verify", nil), 200, 0)
-	if d := time.Since(start); d < 20*time.Millisecond {
-		t.Errorf("answered in %v with 20ms latency", d)
+	var mu sync.Mutex
+	var waits []time.Duration
+	sleep := func(ctx context.Context, d time.Duration) error {
+		mu.Lock()
+		waits = append(waits, d)
+		mu.Unlock()
+		return ctx.Err()
 	}
+	h := newHarness(t, cfemu.Options{Latency: 20 * time.Millisecond, Sleep: sleep})
+	h.want(h.do("GET", "user/tokens/verify", nil), 200, 0)
+	mu.Lock()
+	if len(waits) != 1 || waits[0] != 20*time.Millisecond {
+		t.Errorf("waits %v before answering, want [20ms]", waits)
+	}
+	mu.Unlock()
 	// A client that goes away during the latency gets nothing.
 	req := httptest.NewRequest("GET", base+"/user/tokens/verify", nil)
 	ctx, cancel := context.WithCancel(req.Context())

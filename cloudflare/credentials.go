@@ -12,7 +12,6 @@ const (
 	EnvAccountID   = "CLOUDFLARE_ACCOUNT_ID"
 	EnvZoneID      = "CLOUDFLARE_ZONE_ID"
 	EnvNamespaceID = "KV_NAMESPACE_ID"
-	EnvBucketName  = "R2_BUCKET_NAME"
 	EnvBaseURL     = "CLOUDFLARE_API_BASE_URL"
 )
 
@@ -25,7 +24,6 @@ type Credentials struct {
 	AccountID   string // CLOUDFLARE_ACCOUNT_ID
 	ZoneID      string // CLOUDFLARE_ZONE_ID (DNS, routes)
 	NamespaceID string // KV_NAMESPACE_ID (the CONFIG namespace when the configuration names none)
-	BucketName  string // R2_BUCKET_NAME
 	BaseURL     string // CLOUDFLARE_API_BASE_URL; "" means DefaultBaseURL
 }
 
@@ -41,7 +39,6 @@ func CredentialsFromEnv(lookup func(string) (string, bool)) Credentials {
 		AccountID:   get(EnvAccountID),
 		ZoneID:      get(EnvZoneID),
 		NamespaceID: get(EnvNamespaceID),
-		BucketName:  get(EnvBucketName),
 		BaseURL:     get(EnvBaseURL),
 	}
 }
@@ -57,7 +54,6 @@ func (c Credentials) Missing(extra ...string) []string {
 		EnvAccountID:   c.AccountID != "",
 		EnvZoneID:      c.ZoneID != "",
 		EnvNamespaceID: c.NamespaceID != "",
-		EnvBucketName:  c.BucketName != "",
 		EnvBaseURL:     c.BaseURL != "",
 	}
 	for _, name := range append([]string{EnvAPIToken, EnvAccountID}, extra...) {
@@ -103,8 +99,8 @@ func (c Credentials) String() string {
 	if c.Token != "" {
 		tok = "set"
 	}
-	return fmt.Sprintf("account %q, token %s, zone %q, namespace %q, bucket %q, base URL %q",
-		c.AccountID, tok, c.ZoneID, c.NamespaceID, c.BucketName, c.BaseURL)
+	return fmt.Sprintf("account %q, token %s, zone %q, namespace %q, base URL %q",
+		c.AccountID, tok, c.ZoneID, c.NamespaceID, c.BaseURL)
 }
 
 // GoString keeps %#v from printing the token.

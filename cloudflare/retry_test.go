@@ -148,7 +148,7 @@ func TestRetry_AfterHonoured(t *testing.T) {
 // once with a clear *RateLimitError instead of sleeping for an hour.
 func TestRetry_AfterCapped(t *testing.T) {
 	s, c := newScripted(t, step{status: 429, header: map[string]string{"Retry-After": "3600"}, body: body429})
-	start := time.Now()
+	start := s.clock.Now()
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	err := put(c, ctx)
@@ -163,8 +163,8 @@ func TestRetry_AfterCapped(t *testing.T) {
 	if !errors.As(err, &ae) || ae.Code != cloudflare.CodeRateLimited {
 		t.Errorf("the 429 is not reachable through the error: %v", err)
 	}
-	if len(s.requests()) != 1 || time.Since(start) > time.Second {
-		t.Errorf("%d requests in %v; want 1, at once", len(s.requests()), time.Since(start))
+	if waited := s.clock.Now().Sub(start); len(s.requests()) != 1 || waited != 0 {
+		t.Errorf("%d requests after a wait of %v; want 1, at once", len(s.requests()), waited)
 	}
 	// The global window is now closed: the next call is refused without a request.
 	if err := put(c, ctx); !errors.As(err, &rl) || len(s.requests()) != 1 {
@@ -175,13 +175,13 @@ func TestRetry_AfterCapped(t *testing.T) {
 // TestRetry_DeadlineRespected: a wait that would outlast the context's
 // deadline is not started.
 func TestRetry_DeadlineRespected(t *testing.T) {
-	_, c := newScripted(t, step{status: 503, header: map[string]string{"Retry-After": "30"}})
+	s, c := newScripted(t, step{status: 503, header: map[string]string{"Retry-After": "30"}})
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 	defer cancel()
-	start := time.Now()
+	start := s.clock.Now()
 	err := put(c, ctx)
-	if err == nil || !strings.Contains(err.Error(), "would pass the context deadline") || time.Since(start) > 100*time.Millisecond+2*time.Second {
-		t.Errorf("err = %v after %v", err, time.Since(start))
+	if waited := s.clock.Now().Sub(start); err == nil || !strings.Contains(err.Error(), "would pass the context deadline") || waited != 0 {
+		t.Errorf("err = %v after a wait of %v; want the deadline error and no wait", err, waited)
 	}
 	_, c = newScripted(t, step{status: 429, header: map[string]string{"Retry-After": "30"}, body: `{"errors":[{"code":10040,"message":"k"}]}`})
 	var rl *cloudflare.RateLimitError
@@ -305,10 +305,10 @@ func TestRetry_Budget(t *testing.T) {
 		t.Errorf("exhausted error %v does not carry the 503", exhausted)
 	}
 	before := len(s.requests())
-	start := time.Now()
+	start := s.clock.Now()
 	err := put(c, context.Background())
-	if !errors.Is(err, cloudflare.ErrRetryBudgetExhausted) || len(s.requests()) != before+1 || time.Since(start) > 50*time.Millisecond {
-		t.Errorf("a call on an empty budget: %v, %d requests, %v", err, len(s.requests())-before, time.Since(start))
+	if waited := s.clock.Now().Sub(start); !errors.Is(err, cloudflare.ErrRetryBudgetExhausted) || len(s.requests()) != before+1 || waited != 0 {
+		t.Errorf("a call on an empty budget: %v, %d requests, waited %v; want one request and no wait", err, len(s.requests())-before, waited)
 	}
 	t.Logf("%d calls, %d retries before the budget ran out", calls, retries)
 

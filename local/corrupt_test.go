@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/factory-wager/edgeconf/kvstore"
 	"github.com/factory-wager/edgeconf/local"
@@ -53,6 +54,17 @@ func TestOpen_TruncatedStateIsCorrupt(t *testing.T) {
 				}
 				t.Fatalf("Open(truncated to %d of %d bytes) = %v, want ErrCorrupt naming %s", size, len(full), err, path)
 			}
+			// The failed open left nothing held in this process: once the
+			// file is whole again, the folder opens at once (a leaked lock
+			// would make this wait and fail with "in use").
+			if err := os.WriteFile(path, full, 0o600); err != nil {
+				t.Fatal(err)
+			}
+			s, err = local.Open(local.Options{Dir: dir, LockTimeout: 50 * time.Millisecond})
+			if err != nil {
+				t.Fatalf("Open after restoring the file: %v", err)
+			}
+			s.Close()
 		})
 	}
 }

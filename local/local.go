@@ -8,9 +8,11 @@
 package local
 
 import (
+	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"hash/fnv"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -102,6 +104,11 @@ func Open(opts Options) (*State, error) {
 // openBolt opens the file and checks that it is whole: its pages reach no
 // further than the file's end. A panic inside bbolt becomes ErrCorrupt.
 func openBolt(path string, opts Options) (db *bolt.DB, err error) {
+	// Checked before bbolt maps the file: a fault inside bolt.Open would
+	// leave its file (and the lock on it) open in this process.
+	if err := checkWhole(path); err != nil {
+		return nil, err
+	}
 	// A truncated file makes bbolt touch mmapped pages past the end of the
 	// file (SIGBUS/SIGSEGV); turn that fault into a panic recovered below.
 	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
@@ -132,6 +139,53 @@ func openBolt(path string, opts Options) (db *bolt.DB, err error) {
 		return nil, fmt.Errorf("%w: %s: %d bytes, its pages need %d (truncated; restore it from a backup or remove it)", ErrCorrupt, path, fi.Size(), size)
 	}
 	return db, nil
+}
+
+// metaMagic marks a bbolt meta page; checkWhole reads the two meta pages
+// (a 16-byte page header, then magic, version, page size, flags, the root
+// bucket (16 bytes), the freelist page, the high-water page id, the
+// transaction id and an FNV-64a checksum of the fields before it).
+const metaMagic = 0xED0CDAED
+
+// checkWhole refuses a file whose newest valid meta page says its pages
+// reach past the end of the file (a truncated copy). A file it cannot
+// place (new, empty, or not bbolt) is left to bbolt.
+func checkWhole(path string) error {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil // missing: bbolt creates it
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil || fi.Size() == 0 {
+		return nil
+	}
+	const metaAt, metaLen = 16, 64
+	meta := func(off int64) (pageSize, pgid, txid uint64, ok bool) {
+		var b [metaAt + metaLen]byte
+		if _, err := f.ReadAt(b[:], off); err != nil {
+			return 0, 0, 0, false
+		}
+		m := b[metaAt:]
+		le := binary.NativeEndian
+		h := fnv.New64a()
+		_, _ = h.Write(m[:56])
+		if le.Uint32(m[0:]) != metaMagic || h.Sum64() != le.Uint64(m[56:]) {
+			return 0, 0, 0, false
+		}
+		return uint64(le.Uint32(m[8:])), le.Uint64(m[40:]), le.Uint64(m[48:]), true
+	}
+	ps, pgid, txid, ok := meta(0)
+	if !ok {
+		return nil // bbolt says what is wrong with it
+	}
+	if ps1, pgid1, txid1, ok1 := meta(int64(ps)); ok1 && txid1 > txid {
+		ps, pgid = ps1, pgid1
+	}
+	if need := int64(pgid * ps); need > fi.Size() {
+		return fmt.Errorf("%w: %s: %d bytes, its pages need %d (truncated; restore it from a backup or remove it)", ErrCorrupt, path, fi.Size(), need)
+	}
+	return nil
 }
 
 func describeOwner(dir string) string {

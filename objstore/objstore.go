@@ -1,8 +1,8 @@
 // Package objstore defines the object store edgeconf keeps files in
 // (certificates, exports, alert records, backups), with the semantics and
 // limits of Cloudflare R2, so that code written against it behaves the
-// same on the embedded local backend (package objstore/localfs) and on R2
-// or any S3-compatible server (package r2).
+// same on the embedded local backend (package objstore/localfs), in memory
+// (Memory, for tests) and on R2 or any S3-compatible server (package r2).
 //
 // Keys are opaque byte strings: "a//b" and "a/b", "./x" and "x", or the
 // NFC and NFD forms of a name are different keys, and "/" has no meaning
@@ -158,12 +158,6 @@ type Store interface {
 	// contain it. Stores that cannot serve presigned URLs return an error
 	// wrapping ErrNotSupported.
 	Presign(ctx context.Context, key string, opts PresignOptions) (string, error)
-}
-
-// Namer is implemented by stores that can say where they keep data, for
-// the "target" line commands print.
-type Namer interface {
-	Target() string
 }
 
 // ListAll follows the cursor of a listing to its end and returns every

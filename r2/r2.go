@@ -5,9 +5,9 @@
 // cancellation, resumption of an interrupted upload, and a check of the
 // final ETag against the locally computed MD5 of MD5s (upload.go).
 //
-// It also provisions buckets through the Cloudflare REST API
-// (buckets.go) and resolves r2:// cross-references through any
-// objstore.Store (fetcher.go).
+// It knows objects only: buckets are created by edgeconf deploy through
+// the Cloudflare REST API (package deploy, cloudflare.Client.EnsureBucket),
+// and r2:// references are read by objstore.Fetcher.
 //
 // Requester Pays: Options.RequesterPays sends "x-amz-request-payer:
 // requester" on every request, which S3-compatible stores honour;

@@ -130,7 +130,17 @@ func R2Fetcher(opts Options, doc *config.Document) (refs.Fetcher, func() error, 
 		opened = append(opened, b)
 		stores[binding.Binding] = b.Store
 	}
-	return r2.NewFetcher(stores), closeAll, nil
+	return r2Refs(&objstore.Fetcher{Buckets: stores}), closeAll, nil
+}
+
+// r2Refs serves the r2:// references of a refs.Resolver from f.
+func r2Refs(f *objstore.Fetcher) refs.Fetcher {
+	return refs.FetcherFunc(func(ctx context.Context, r refs.Ref) ([]byte, error) {
+		if r.Kind != refs.R2 {
+			return nil, fmt.Errorf("r2 fetcher: cannot fetch %s references", strings.ToUpper(r.Kind))
+		}
+		return f.Fetch(ctx, r.Binding, r.Key)
+	})
 }
 
 // emptyBucket stands for a local bucket whose folder does not exist yet:

@@ -62,6 +62,10 @@ func TestOpenBucketAndFetcher_Local(t *testing.T) {
 	if v, err := f.Fetch(ctx, ref); err != nil || string(v) != string(body) {
 		t.Errorf("fetch = %q, %v", v, err)
 	}
+	kv, _ := refs.Parse("kv://CONFIG/k")
+	if _, err := f.Fetch(ctx, kv); err == nil || !strings.Contains(err.Error(), "cannot fetch KV references") {
+		t.Errorf("fetch of a kv:// reference = %v", err)
+	}
 	// A folder that cannot be created is an error of the job.
 	blocker := filepath.Join(dir, "file")
 	if err := os.WriteFile(blocker, nil, 0o600); err != nil {

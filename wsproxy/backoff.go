@@ -1,8 +1,11 @@
 package wsproxy
 
 import (
+	"context"
 	"math/rand/v2"
 	"time"
+
+	"github.com/factory-wager/edgeconf/internal/clock"
 )
 
 // MaxBackoff is the longest wait between two reconnection attempts,
@@ -22,6 +25,10 @@ type Backoff struct {
 	// Rand returns a number in [0, 1) for the jitter. Optional; nil means
 	// math/rand/v2.Float64. Tests make it deterministic.
 	Rand func() float64
+	// Sleep waits for d, or until ctx is done and then returns ctx.Err().
+	// Optional; nil waits on a timer. Tests record the waits instead of
+	// spending them.
+	Sleep func(ctx context.Context, d time.Duration) error
 }
 
 func (b Backoff) withDefaults() Backoff {
@@ -36,6 +43,9 @@ func (b Backoff) withDefaults() Backoff {
 	}
 	if b.Rand == nil {
 		b.Rand = rand.Float64
+	}
+	if b.Sleep == nil {
+		b.Sleep = clock.Sleep
 	}
 	return b
 }

@@ -458,12 +458,8 @@ func (c *Client) redial() (*websocket.Conn, error) {
 		delay := c.opts.Backoff.Delay(attempt)
 		c.log.Info("websocket reconnecting", "attempt", attempt, "delay", delay)
 		c.emit(Event{Type: EventReconnect, Attempt: attempt, Delay: delay})
-		t := time.NewTimer(delay)
-		select {
-		case <-c.ctx.Done():
-			t.Stop()
-			return nil, nil
-		case <-t.C:
+		if c.opts.Backoff.Sleep(c.ctx, delay) != nil {
+			return nil, nil // Close was called
 		}
 		conn, err := c.dialer.Dial(c.ctx, c.opts.URL)
 		if err == nil {

@@ -151,6 +151,7 @@ type echoServer struct {
 	accepted  atomic.Int64
 	subs      atomic.Int64 // live connections that sent "subscribe"
 	closeCode atomic.Int64 // the close code of the last connection that ended with one
+	pings     atomic.Int64 // pings received from clients
 
 	mu      sync.Mutex
 	closed  bool
@@ -175,6 +176,12 @@ func newEchoServer(t *testing.T, useTLS bool) *echoServer {
 			return
 		}
 		e.accepted.Add(1)
+		c.SetPingHandler(func(data string) error {
+			e.pings.Add(1)
+			// A failed pong needs no handling: the read loop notices.
+			_ = c.WriteControl(websocket.PongMessage, []byte(data), time.Now().Add(time.Second))
+			return nil
+		})
 		n := e.live.Add(1)
 		for {
 			m := e.maxLive.Load()

@@ -221,8 +221,7 @@ says on stderr whether the answer was a hit or a miss.`,
 			if cacheTTL != 0 && cacheTTL < kvstore.MinTTL {
 				return usageErrorf("--cache %s is below Workers KV's minimum TTL of %s", cacheTTL, kvstore.MinTTL)
 			}
-			ctx, cancel := interruptible(cmd.Context())
-			defer cancel()
+			ctx := cmd.Context()
 			t, err := openD1(ctx, d, g, args[0], false)
 			if err != nil {
 				return err
@@ -539,8 +538,7 @@ func newD1MigrationsApplyCmd(d *deps, g *globalOptions) *cobra.Command {
 		Short: "Apply the pending migrations in order, each in one transaction",
 		Args:  usageArgs(cobra.ExactArgs(1)),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			ctx, cancel := interruptible(cmd.Context())
-			defer cancel()
+			ctx := cmd.Context()
 			t, err := openD1(ctx, d, g, args[0], false)
 			if err != nil {
 				return err
@@ -589,8 +587,7 @@ func newD1ExportCmd(d *deps, g *globalOptions) *cobra.Command {
 			if to == "" {
 				return usageErrorf("--to r2://BUCKET/KEY is required")
 			}
-			ctx, cancel := interruptible(cmd.Context())
-			defer cancel()
+			ctx := cmd.Context()
 			t, err := openD1(ctx, d, g, args[0], true)
 			if err != nil {
 				return err
@@ -626,8 +623,7 @@ statement fails, everything the import created is dropped again.`,
 			if from == "" {
 				return usageErrorf("--from r2://BUCKET/KEY is required")
 			}
-			ctx, cancel := interruptible(cmd.Context())
-			defer cancel()
+			ctx := cmd.Context()
 			b, key, err := r2Target(d, g, from)
 			if err != nil {
 				return err

@@ -138,9 +138,6 @@ func deployTarget(ctx context.Context, d *deps, g *globalOptions, timeout time.D
 	if err != nil {
 		return nil, nil, nil, nil, &exitError{code: exitUsage, err: err}
 	}
-	if ctx == nil {
-		ctx = context.Background()
-	}
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	printTarget(d, g, client.Target())
 	return ctx, cancel, doc, client, nil

@@ -6,10 +6,8 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
-	"os/signal"
 	"path/filepath"
 	"strconv"
-	"syscall"
 	"time"
 
 	"github.com/joho/godotenv"
@@ -48,7 +46,7 @@ Ctrl-C stops workerd.`,
   edgeconf dev --env staging --listen 127.0.0.1:8787 --watch`,
 		Args: usageArgs(cobra.NoArgs),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return runDev(d, g, opts)
+			return runDev(cmd.Context(), d, g, opts)
 		},
 	}
 	cmd.Flags().StringVar(&opts.Listen, "listen", "", "address to serve on (default 127.0.0.1:ports.main)")
@@ -56,9 +54,7 @@ Ctrl-C stops workerd.`,
 	return cmd
 }
 
-func runDev(d *deps, g *globalOptions, opts *devOptions) error {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
+func runDev(ctx context.Context, d *deps, g *globalOptions, opts *devOptions) error {
 	doc, bo, err := buildInputs(d, g)
 	if err != nil {
 		return err

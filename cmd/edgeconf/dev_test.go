@@ -30,7 +30,9 @@ func TestHelperEdgeconf(t *testing.T) {
 			break
 		}
 	}
-	d := &deps{Stdin: os.Stdin, Stdout: os.Stdout, Stderr: os.Stderr, LookupEnv: os.LookupEnv, Now: time.Now, IsTerminal: func(any) bool { return false }}
+	ctx, stop := interruptContext()
+	defer stop()
+	d := &deps{Context: ctx, Stdin: os.Stdin, Stdout: os.Stdout, Stderr: os.Stderr, LookupEnv: os.LookupEnv, Now: time.Now, IsTerminal: func(any) bool { return false }}
 	os.Exit(run(d, args))
 }
 

@@ -8,9 +8,7 @@ import (
 	"net"
 	"net/http"
 	"os"
-	"os/signal"
 	"strings"
-	"syscall"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -77,9 +75,7 @@ State is kept in memory unless --state names a folder, where it is saved
 			if opts.Latency < 0 || opts.Propagation < 0 {
 				return usageErrorf("--latency and --propagation cannot be negative")
 			}
-			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
-			defer stop()
-			return runEmulate(ctx, d, opts, nil)
+			return runEmulate(cmd.Context(), d, opts, nil)
 		},
 	}
 	f := cmd.Flags()
@@ -205,7 +201,7 @@ func runEmulate(ctx context.Context, d *deps, opts *emulateOptions, ready func(a
 	case <-ctx.Done():
 	case err = <-served:
 	}
-	shutdown, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	shutdown, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
 	defer cancel()
 	_ = srv.Shutdown(shutdown)
 	closeErr := emu.Close()

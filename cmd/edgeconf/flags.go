@@ -59,15 +59,15 @@ func newFlagsListCmd(d *deps, g *globalOptions, runF func(*flagsListOptions) err
 			if runF != nil {
 				return runF(opts)
 			}
-			return runFlagsList(d, g, opts)
+			return runFlagsList(cmd.Context(), d, g, opts)
 		},
 	}
 	cmd.Flags().StringVarP(&opts.Output, "output", "o", flags.FormatTable, "output format: table or json")
 	return cmd
 }
 
-func runFlagsList(d *deps, g *globalOptions, opts *flagsListOptions) error {
-	doc, err := loadForFlags(d, g)
+func runFlagsList(ctx context.Context, d *deps, g *globalOptions, opts *flagsListOptions) error {
+	doc, err := loadForFlags(ctx, d, g)
 	if err != nil {
 		return err
 	}
@@ -112,7 +112,7 @@ user's bucket (0..9999; -1 when the decision did not need it).
 			if runF != nil {
 				return runF(opts)
 			}
-			return runFlagsEval(d, g, opts)
+			return runFlagsEval(cmd.Context(), d, g, opts)
 		},
 	}
 	cmd.Flags().StringVar(&opts.User, "user", "", "user ID to evaluate the flag for (required)")
@@ -120,8 +120,8 @@ user's bucket (0..9999; -1 when the decision did not need it).
 	return cmd
 }
 
-func runFlagsEval(d *deps, g *globalOptions, opts *flagsEvalOptions) error {
-	doc, err := loadForFlags(d, g)
+func runFlagsEval(ctx context.Context, d *deps, g *globalOptions, opts *flagsEvalOptions) error {
+	doc, err := loadForFlags(ctx, d, g)
 	if err != nil {
 		return err
 	}
@@ -160,7 +160,7 @@ how many got it, by reason, and a histogram of their buckets by percent
 			if runF != nil {
 				return runF(opts)
 			}
-			return runFlagsSimulate(d, g, opts)
+			return runFlagsSimulate(cmd.Context(), d, g, opts)
 		},
 	}
 	cmd.Flags().IntVar(&opts.Users, "users", 10000, "number of synthetic users")
@@ -168,8 +168,8 @@ how many got it, by reason, and a histogram of their buckets by percent
 	return cmd
 }
 
-func runFlagsSimulate(d *deps, g *globalOptions, opts *flagsSimulateOptions) error {
-	doc, err := loadForFlags(d, g)
+func runFlagsSimulate(ctx context.Context, d *deps, g *globalOptions, opts *flagsSimulateOptions) error {
+	doc, err := loadForFlags(ctx, d, g)
 	if err != nil {
 		return err
 	}
@@ -186,8 +186,8 @@ func runFlagsSimulate(d *deps, g *globalOptions, opts *flagsSimulateOptions) err
 //
 // Flags are evaluated on the effective configuration: a KV override of a
 // rollout applies here exactly as it does at the edge.
-func loadForFlags(d *deps, g *globalOptions) (*config.Document, error) {
-	s, err := openSession(d, g, false, "", true)
+func loadForFlags(ctx context.Context, d *deps, g *globalOptions) (*config.Document, error) {
+	s, err := openSession(ctx, d, g, false, "", true)
 	if err != nil {
 		return nil, err
 	}
@@ -195,7 +195,7 @@ func loadForFlags(d *deps, g *globalOptions) (*config.Document, error) {
 	printTarget(d, g, s.store.target)
 	doc := s.doc
 	if len(doc.Fatal()) == 0 {
-		snap, err := s.snapshot(context.Background(), d)
+		snap, err := s.snapshot(d)
 		if err != nil {
 			return nil, &exitError{code: exitFailed, err: err}
 		}

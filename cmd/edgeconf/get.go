@@ -56,7 +56,7 @@ Without -o a single value prints bare and a section prints as YAML.`,
 			if runF != nil {
 				return runF(opts)
 			}
-			return runGet(d, g, opts)
+			return runGet(cmd.Context(), d, g, opts)
 		},
 	}
 	cmd.Flags().BoolVar(&opts.All, "all", false, "print the whole effective configuration")
@@ -66,8 +66,8 @@ Without -o a single value prints bare and a section prints as YAML.`,
 	return cmd
 }
 
-func runGet(d *deps, g *globalOptions, opts *getOptions) error {
-	s, err := openSession(d, g, false, "", true)
+func runGet(ctx context.Context, d *deps, g *globalOptions, opts *getOptions) error {
+	s, err := openSession(ctx, d, g, false, "", true)
 	if err != nil {
 		return err
 	}
@@ -84,7 +84,7 @@ func runGet(d *deps, g *globalOptions, opts *getOptions) error {
 			fmt.Fprintf(d.Stderr, "  %s\n", p.Error())
 		}
 	}
-	snap, err := s.snapshot(context.Background(), d)
+	snap, err := s.snapshot(d)
 	if err != nil {
 		return &exitError{code: exitFailed, err: err}
 	}
@@ -109,8 +109,7 @@ func runGet(d *deps, g *globalOptions, opts *getOptions) error {
 	case "yaml":
 		return writeYAMLValue(w, val)
 	}
-	if s, ok := val.Interface().(map[string]any); ok || isList(val) {
-		_ = s
+	if _, ok := val.Interface().(map[string]any); ok || isList(val) {
 		return writeYAMLValue(w, val)
 	}
 	_, err = fmt.Fprintln(w, val.String())

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
@@ -49,7 +50,7 @@ re-send only the keys Cloudflare reports as unsuccessful.`,
 }
 
 // withKV opens the namespace, says which it is, and runs fn.
-func withKV(d *deps, o *kvOptions, write bool, fn func(kvstore.Store) error) error {
+func withKV(ctx context.Context, d *deps, o *kvOptions, write bool, fn func(kvstore.Store) error) error {
 	if err := o.g.target.check(); err != nil {
 		return err
 	}
@@ -59,7 +60,7 @@ func withKV(d *deps, o *kvOptions, write bool, fn func(kvstore.Store) error) err
 		// KV_NAMESPACE_ID still names CONFIG's.
 		doc, _ = o.g.load(d)
 	}
-	ctx, cancel := o.g.target.context()
+	ctx, cancel := o.g.target.context(ctx)
 	defer cancel()
 	st, err := openKV(ctx, targetOptions(d, o.g, doc, write), o.Binding)
 	if err != nil {
@@ -90,7 +91,7 @@ the text when it is valid UTF-8 and otherwise base64 with "base64": true.`,
 			if err := output.check(); err != nil {
 				return err
 			}
-			return withKV(d, o, false, func(s kvstore.Store) error {
+			return withKV(cmd.Context(), d, o, false, func(s kvstore.Store) error {
 				e, err := s.Get(cmd.Context(), args[0])
 				if err != nil {
 					return err
@@ -161,7 +162,7 @@ func newKVPutCmd(d *deps, o *kvOptions) *cobra.Command {
 			if metadata != "" {
 				opts.Metadata = json.RawMessage(metadata)
 			}
-			return withKV(d, o, true, func(s kvstore.Store) error {
+			return withKV(cmd.Context(), d, o, true, func(s kvstore.Store) error {
 				if err := s.Put(cmd.Context(), args[0], value, opts); err != nil {
 					return err
 				}
@@ -190,7 +191,7 @@ func newKVListCmd(d *deps, o *kvOptions) *cobra.Command {
 			if err := output.check(); err != nil {
 				return err
 			}
-			return withKV(d, o, false, func(s kvstore.Store) error {
+			return withKV(cmd.Context(), d, o, false, func(s kvstore.Store) error {
 				type key struct {
 					Name       string          `json:"name"`
 					Expiration int64           `json:"expiration,omitempty"`
@@ -256,7 +257,7 @@ func newKVDeleteCmd(d *deps, o *kvOptions) *cobra.Command {
 			if err := output.check(); err != nil {
 				return err
 			}
-			return withKV(d, o, true, func(s kvstore.Store) error {
+			return withKV(cmd.Context(), d, o, true, func(s kvstore.Store) error {
 				if err := s.Delete(cmd.Context(), args[0]); err != nil {
 					return err
 				}
@@ -297,7 +298,7 @@ if the file changed). Without --resume a write starts over.`,
 			if err != nil {
 				return err
 			}
-			return withKV(d, o, true, func(s kvstore.Store) error {
+			return withKV(cmd.Context(), d, o, true, func(s kvstore.Store) error {
 				bar := progress(d, len(pairs), "writing")
 				defer bar.Finish()
 				opts := target.BulkOptions{
@@ -331,7 +332,7 @@ func newKVBulkDeleteCmd(d *deps, o *kvOptions) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			return withKV(d, o, true, func(s kvstore.Store) error {
+			return withKV(cmd.Context(), d, o, true, func(s kvstore.Store) error {
 				bar := progress(d, len(keys), "deleting")
 				defer bar.Finish()
 				// On Cloudflare one bulk request per 10,000 keys.

@@ -4,11 +4,8 @@ import (
 	"context"
 	"fmt"
 	"maps"
-	"os"
-	"os/signal"
 	"slices"
 	"strings"
-	"syscall"
 	"text/tabwriter"
 
 	"github.com/spf13/cobra"
@@ -93,7 +90,7 @@ func runMonitor(ctx context.Context, d *deps, g *globalOptions, opts *monitorOpt
 	if !doc.Config.Dependencies.Enabled {
 		return &exitError{code: exitFailed, err: fmt.Errorf("dependencies.enabled is false in %s: nothing to monitor", g.configPath(d))}
 	}
-	m, closeAll, err := newMonitor(d, g, doc, opts.WorkerURL, opts.Once, func(as []monitor.Alert) {
+	m, closeAll, err := newMonitor(ctx, d, g, doc, opts.WorkerURL, opts.Once, func(as []monitor.Alert) {
 		if !opts.Once {
 			for _, a := range as {
 				fmt.Fprintf(d.Stdout, "%s %s: %s\n", a.At.UTC().Format("2006-01-02T15:04:05Z"), a.To, termsafe.String(a.Message))
@@ -104,9 +101,6 @@ func runMonitor(ctx context.Context, d *deps, g *globalOptions, opts *monitorOpt
 		return err
 	}
 	defer closeAll()
-	if ctx == nil {
-		ctx = context.Background()
-	}
 	if opts.Once {
 		m.Round(ctx)
 		if err := writeStatuses(d, m.Statuses(), opts.Output.Value); err != nil {
@@ -117,8 +111,6 @@ func runMonitor(ctx context.Context, d *deps, g *globalOptions, opts *monitorOpt
 		}
 		return nil
 	}
-	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
-	defer stop()
 	fmt.Fprintf(d.Stderr, "edgeconf: probing every %s; Ctrl-C stops\n", m.Interval())
 	_ = m.Run(ctx)
 	return nil
@@ -146,7 +138,7 @@ func newAlertsCmd(d *deps, g *globalOptions) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			_, stores, closeAll, err := monitorBackends(d, g, doc, "")
+			_, stores, closeAll, err := monitorBackends(cmd.Context(), d, g, doc, "")
 			if err != nil {
 				return err
 			}

@@ -32,8 +32,6 @@ func (o *outputFlag) check() error {
 	return nil
 }
 
-func (o *outputFlag) String() string { return fmt.Sprint(o.Value) }
-
 // printable is s from storage with control characters (terminal escape
 // sequences, tabs that would break a table) replaced by U+FFFD.
 func printable(s string) string {

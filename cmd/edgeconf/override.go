@@ -91,7 +91,7 @@ func runOverrideSet(ctx context.Context, d *deps, g *globalOptions, o *overrideS
 			return usageErrorf("VALUE is empty; to remove an override use: edgeconf override delete %s", o.Path)
 		}
 	}
-	s, err := openSession(d, g, true, o.By, false)
+	s, err := openSession(ctx, d, g, true, o.By, false)
 	if err != nil {
 		return err
 	}
@@ -150,8 +150,8 @@ type overrideReadOptions struct {
 
 // withSession opens the configuration and its overrides, says which store
 // it uses, runs fn and maps its failure to exit status 1.
-func withSession(d *deps, g *globalOptions, write bool, by string, fn func(*session) error) error {
-	s, err := openSession(d, g, write, by, false)
+func withSession(ctx context.Context, d *deps, g *globalOptions, write bool, by string, fn func(*session) error) error {
+	s, err := openSession(ctx, d, g, write, by, false)
 	if err != nil {
 		return err
 	}
@@ -184,7 +184,7 @@ func newOverrideGetCmd(d *deps, g *globalOptions) *cobra.Command {
 			if err := checkTableOrJSON(o.Output); err != nil {
 				return err
 			}
-			return withSession(d, g, false, "", func(s *session) error {
+			return withSession(cmd.Context(), d, g, false, "", func(s *session) error {
 				rec, err := s.mgr.Get(cmd.Context(), args[0])
 				if err != nil {
 					return err
@@ -207,7 +207,7 @@ func newOverrideListCmd(d *deps, g *globalOptions) *cobra.Command {
 			if err := checkTableOrJSON(o.Output); err != nil {
 				return err
 			}
-			return withSession(d, g, false, "", func(s *session) error {
+			return withSession(cmd.Context(), d, g, false, "", func(s *session) error {
 				recs, err := s.mgr.List(cmd.Context(), o.Prefix)
 				if err != nil {
 					return err
@@ -266,7 +266,7 @@ func newOverrideDeleteCmd(d *deps, g *globalOptions) *cobra.Command {
 			if err := output.check(); err != nil {
 				return err
 			}
-			return withSession(d, g, true, by, func(s *session) error {
+			return withSession(cmd.Context(), d, g, true, by, func(s *session) error {
 				// Deleting what is absent is not an error, as for kv
 				// and r2: the end state is the one asked for.
 				err := s.mgr.Delete(cmd.Context(), args[0], who(d, by))
@@ -311,7 +311,7 @@ by older versions, keep only a hash and cannot be restored.`,
 			if err := output.check(); err != nil {
 				return err
 			}
-			return withSession(d, g, true, by, func(s *session) error {
+			return withSession(cmd.Context(), d, g, true, by, func(s *session) error {
 				res, err := s.mgr.Rollback(cmd.Context(), args[0], rev, who(d, by))
 				if errors.Is(err, overrides.ErrNoRevision) {
 					return &exitError{code: exitFailed, err: err}
@@ -356,7 +356,7 @@ func newOverrideHistoryCmd(d *deps, g *globalOptions) *cobra.Command {
 			if len(args) == 1 {
 				path = args[0]
 			}
-			return withSession(d, g, false, "", func(s *session) error {
+			return withSession(cmd.Context(), d, g, false, "", func(s *session) error {
 				hist, err := s.mgr.History(cmd.Context(), path)
 				if err != nil {
 					return err
@@ -384,7 +384,7 @@ func newOverrideExportCmd(d *deps, g *globalOptions) *cobra.Command {
 			if format != "wrangler-bulk" {
 				return usageErrorf("unknown export format %q (want %s)", format, strings.Join(overrides.ExportFormats, ", "))
 			}
-			return withSession(d, g, false, "", func(s *session) error {
+			return withSession(cmd.Context(), d, g, false, "", func(s *session) error {
 				w := d.Stdout
 				if out != "" && out != "-" {
 					f, err := os.Create(out)

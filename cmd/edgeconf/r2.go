@@ -11,12 +11,10 @@ import (
 	"io/fs"
 	"mime"
 	"os"
-	"os/signal"
 	"path"
 	"regexp"
 	"sort"
 	"strings"
-	"syscall"
 	"text/tabwriter"
 	"time"
 
@@ -212,12 +210,6 @@ func failed(err error) error {
 	return &exitError{code: exitFailed, err: err}
 }
 
-// interruptible is ctx, cancelled on Ctrl-C or SIGTERM, so that an
-// interrupted upload is aborted instead of left open.
-func interruptible(ctx context.Context) (context.Context, context.CancelFunc) {
-	return signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
-}
-
 // byteProgress is a byte-counting bar on stderr when it is a terminal,
 // and nothing otherwise. total -1 shows a spinner.
 func byteProgress(d *deps, total int64, what string) *progressbar.ProgressBar {
@@ -257,8 +249,7 @@ func newR2PutCmd(d *deps, g *globalOptions, o *r2Options) *cobra.Command {
 			if contentType == "" {
 				contentType = mime.TypeByExtension(path.Ext(key))
 			}
-			ctx, stop := interruptible(cmd.Context())
-			defer stop()
+			ctx := cmd.Context()
 			bar := byteProgress(d, size, "uploading")
 			info, err := b.store.Put(ctx, key, body, size, objstore.PutOptions{
 				ContentType: contentType,
@@ -331,8 +322,7 @@ against its MD5 ETag. With --file, -o json prints {bucket, key, size, file}.`,
 				return err
 			}
 			defer b.Close()
-			ctx, stop := interruptible(cmd.Context())
-			defer stop()
+			ctx := cmd.Context()
 			if file != "" && file != "-" {
 				n, err := saveFile(ctx, d, b.store, key, file)
 				if err != nil {

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -29,6 +30,10 @@ const (
 // deps is everything a command takes from the process, so tests can run
 // commands in-process with their own streams, environment and clock.
 type deps struct {
+	// Context is the process's: main cancels it on SIGINT (Ctrl-C) or
+	// SIGTERM, and every command's remote calls run under it (as
+	// cmd.Context()). nil means context.Background().
+	Context    context.Context
 	Stdin      io.Reader
 	Stdout     io.Writer
 	Stderr     io.Writer
@@ -68,9 +73,13 @@ func usageErrorf(format string, args ...any) error {
 
 // run executes the command line and returns the process exit code.
 func run(d *deps, args []string) int {
+	ctx := d.Context
+	if ctx == nil {
+		ctx = context.Background()
+	}
 	root := newRootCmd(d)
 	root.SetArgs(args)
-	err := root.Execute()
+	err := root.ExecuteContext(ctx)
 	if err == nil {
 		return exitOK
 	}
@@ -82,6 +91,10 @@ func run(d *deps, args []string) int {
 		err = ee.err
 	case isCobraUsageError(err):
 		code = exitUsage
+	}
+	if stop := context.Cause(ctx); stop != nil && err != nil {
+		// Interrupted: say so first; the error says what was cut short.
+		err = fmt.Errorf("stopped (%v): %w", stop, err)
 	}
 	if err != nil {
 		fmt.Fprintf(d.Stderr, "edgeconf: %v\n", err)

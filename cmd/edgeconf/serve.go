@@ -6,11 +6,8 @@ import (
 	"fmt"
 	"net"
 	"net/http"
-	"os"
-	"os/signal"
 	"path/filepath"
 	"strconv"
-	"syscall"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -87,7 +84,7 @@ func isLoopbackAddr(addr string) bool {
 // sessionOpener opens the overrides per request, as the other commands do.
 func sessionOpener(d *deps, g *globalOptions) func(ctx context.Context, write bool, by string) (*server.Session, error) {
 	return func(ctx context.Context, write bool, by string) (*server.Session, error) {
-		s, err := openSession(d, g, write, by, true)
+		s, err := openSession(ctx, d, g, write, by, true)
 		if err != nil {
 			return nil, err
 		}
@@ -111,7 +108,7 @@ func lkgOpener(d *deps, g *globalOptions) func(ctx context.Context) (*server.Ses
 
 // monitorBackends wires the monitor's probes and alert stores to the
 // configuration's stores.
-func monitorBackends(d *deps, g *globalOptions, doc *config.Document, workerURL string) (monitor.Backends, map[string]monitor.AlertStore, func(), error) {
+func monitorBackends(ctx context.Context, d *deps, g *globalOptions, doc *config.Document, workerURL string) (monitor.Backends, map[string]monitor.AlertStore, func(), error) {
 	cf := doc.Config.Cloudflare.CloudflareSettings
 	openKVStore := func(ctx context.Context) (kvstore.Store, func() error, error) {
 		s, err := openKV(ctx, targetOptions(d, g, doc, true), configBinding)
@@ -139,7 +136,7 @@ func monitorBackends(d *deps, g *globalOptions, doc *config.Document, workerURL 
 		}
 	}
 	if len(cf.D1Databases) > 0 && !g.target.Remote {
-		db, err := sqlite.Open(context.Background(), sqlite.Options{Dir: filepath.Join(stateDir(d), "d1"), Name: cf.D1Databases[0].Name, Now: d.Now})
+		db, err := sqlite.Open(ctx, sqlite.Options{Dir: filepath.Join(stateDir(d), "d1"), Name: cf.D1Databases[0].Name, Now: d.Now})
 		if err == nil {
 			b.D1 = d1CacheGauges(d, g, doc, monitor.D1Probe(db, d.Now))
 			closers = append(closers, db.Close)
@@ -149,7 +146,7 @@ func monitorBackends(d *deps, g *globalOptions, doc *config.Document, workerURL 
 		if c, err := cloudflare.New(target.CloudflareOptions(targetOptions(d, g, doc, false))); err == nil {
 			b.Token = func(ctx context.Context) error { _, err := c.VerifyToken(ctx); return err }
 			if len(cf.D1Databases) > 0 {
-				if db, err := c.OpenD1(context.Background(), cf.D1Databases[0].Name); err == nil {
+				if db, err := c.OpenD1(ctx, cf.D1Databases[0].Name); err == nil {
 					b.D1 = d1CacheGauges(d, g, doc, monitor.D1Probe(db, d.Now))
 				}
 			}
@@ -163,8 +160,8 @@ func monitorBackends(d *deps, g *globalOptions, doc *config.Document, workerURL 
 	return b, stores, closeAll, nil
 }
 
-func newMonitor(d *deps, g *globalOptions, doc *config.Document, workerURL string, strict bool, onChange func([]monitor.Alert)) (*monitor.Monitor, func(), error) {
-	b, stores, closeAll, err := monitorBackends(d, g, doc, workerURL)
+func newMonitor(ctx context.Context, d *deps, g *globalOptions, doc *config.Document, workerURL string, strict bool, onChange func([]monitor.Alert)) (*monitor.Monitor, func(), error) {
+	b, stores, closeAll, err := monitorBackends(ctx, d, g, doc, workerURL)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -180,11 +177,6 @@ func newMonitor(d *deps, g *globalOptions, doc *config.Document, workerURL strin
 }
 
 func runServe(ctx context.Context, d *deps, g *globalOptions, opts *serveOptions) error {
-	if ctx == nil {
-		ctx = context.Background()
-	}
-	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
-	defer stop()
 	doc, err := g.load(d)
 	if err != nil {
 		return err
@@ -208,7 +200,7 @@ func runServe(ctx context.Context, d *deps, g *globalOptions, opts *serveOptions
 	var srv *server.Server
 	var mon *monitor.Monitor
 	if !opts.NoMonitor && doc.Config.Dependencies.Enabled {
-		m, closeMon, err := newMonitor(d, g, doc, opts.WorkerURL, false, func(a []monitor.Alert) {
+		m, closeMon, err := newMonitor(ctx, d, g, doc, opts.WorkerURL, false, func(a []monitor.Alert) {
 			if srv != nil {
 				srv.MonitorChanged(a)
 			}
@@ -269,7 +261,7 @@ func runServe(ctx context.Context, d *deps, g *globalOptions, opts *serveOptions
 	case <-ctx.Done():
 	case err = <-served:
 	}
-	shutdown, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	shutdown, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
 	defer cancel()
 	_ = hs.Shutdown(shutdown)
 	if err != nil && !errors.Is(err, http.ErrServerClosed) {

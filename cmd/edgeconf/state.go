@@ -71,13 +71,14 @@ func (t *targetFlags) check() error {
 	return nil
 }
 
-// context bounds a command's calls: with --remote by --timeout.
-func (t *targetFlags) context() (context.Context, context.CancelFunc) {
+// context bounds a command's calls, made under ctx (the command's, which
+// Ctrl-C cancels): with --remote also by --timeout.
+func (t *targetFlags) context(ctx context.Context) (context.Context, context.CancelFunc) {
 	if !t.Remote {
-		return context.WithCancel(context.Background())
+		return context.WithCancel(ctx)
 	}
 	// The cause names the bound in the error of the call it ends.
-	return context.WithTimeoutCause(context.Background(), t.Timeout, &cloudflare.TimeoutError{Timeout: t.Timeout})
+	return context.WithTimeoutCause(ctx, t.Timeout, &cloudflare.TimeoutError{Timeout: t.Timeout})
 }
 
 // targetOptions are the target package's options for this command line.
@@ -146,7 +147,7 @@ type session struct {
 // Cloudflare. With tolerate a store that cannot be opened is still a
 // session (its calls fail, so Resolve falls back to the last-known-good
 // copy).
-func openSession(d *deps, g *globalOptions, write bool, by string, tolerate bool) (*session, error) {
+func openSession(ctx context.Context, d *deps, g *globalOptions, write bool, by string, tolerate bool) (*session, error) {
 	if err := g.target.check(); err != nil {
 		return nil, err
 	}
@@ -154,7 +155,7 @@ func openSession(d *deps, g *globalOptions, write bool, by string, tolerate bool
 	if err != nil {
 		return nil, err
 	}
-	ctx, cancel := g.target.context()
+	ctx, cancel := g.target.context(ctx)
 	topts := targetOptions(d, g, doc, write)
 	topts.Tolerate = tolerate
 	st, err := openKV(ctx, topts, configBinding)
@@ -191,7 +192,7 @@ func (s *session) Close() error { return s.store.close() }
 
 // snapshot resolves the effective configuration, saying on stderr when
 // it had to fall back to the last-known-good copy.
-func (s *session) snapshot(_ context.Context, d *deps) (*overrides.Snapshot, error) {
+func (s *session) snapshot(d *deps) (*overrides.Snapshot, error) {
 	snap, err := s.mgr.Resolve(s.ctx)
 	if err != nil {
 		return nil, err

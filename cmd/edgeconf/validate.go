@@ -50,7 +50,7 @@ Warning), 1 otherwise, 2 for a usage error such as a missing file.`,
 			if runF != nil {
 				return runF(opts)
 			}
-			return runValidate(d, g, opts)
+			return runValidate(cmd.Context(), d, g, opts)
 		},
 	}
 	cmd.Flags().StringVarP(&opts.Output, "output", "o", "table", "output format: table, json, csv, markdown or junit")
@@ -59,14 +59,14 @@ Warning), 1 otherwise, 2 for a usage error such as a missing file.`,
 	return cmd
 }
 
-func runValidate(d *deps, g *globalOptions, opts *validateOptions) error {
+func runValidate(ctx context.Context, d *deps, g *globalOptions, opts *validateOptions) error {
 	format, err := report.ParseFormat(opts.Output)
 	if err != nil {
 		return &exitError{code: exitUsage, err: err}
 	}
 	// A store that cannot be opened still gives a report: the session
 	// falls back to the last-known-good overrides, and says so.
-	s, err := openSession(d, g, false, "", true)
+	s, err := openSession(ctx, d, g, false, "", true)
 	if err != nil {
 		return err
 	}
@@ -94,7 +94,7 @@ func runValidate(d *deps, g *globalOptions, opts *validateOptions) error {
 // file alone (a store-unavailable Invalid finding: the effective
 // configuration is unknown).
 func validateEffective(d *deps, g *globalOptions, s *session) *report.Report {
-	snap, err := s.snapshot(s.ctx, d)
+	snap, err := s.snapshot(d)
 	if err != nil {
 		r := config.Validate(s.doc, config.ValidateOptions{Now: d.Now()})
 		r.AddFinding("overrides", report.Finding{Severity: report.Invalid, Rule: "store-unavailable", Location: s.store.target,

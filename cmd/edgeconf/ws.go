@@ -13,11 +13,9 @@ import (
 	"net/http"
 	"net/url"
 	"os"
-	"os/signal"
 	"strings"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -253,8 +251,6 @@ func runWsConnect(ctx context.Context, d *deps, g *globalOptions, opts *wsConnec
 		defer outMu.Unlock()
 		fmt.Fprintf(d.Stderr, "edgeconf: reconnecting in %s (attempt %d)\n", e.Delay.Round(time.Millisecond), e.Attempt)
 	})
-	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
-	defer stop()
 	if err := c.Connect(ctx); err != nil {
 		return &exitError{code: exitFailed, err: err}
 	}
@@ -458,8 +454,6 @@ func runWsRelay(ctx context.Context, d *deps, g *globalOptions, opts *wsRelayOpt
 	if err != nil {
 		return &exitError{code: exitUsage, err: err}
 	}
-	ctx, stop := signal.NotifyContext(ctx, syscall.SIGTERM, os.Interrupt)
-	defer stop()
 	ln, err := net.Listen("tcp", opts.Listen)
 	if err != nil {
 		return &exitError{code: exitFailed, err: err}

@@ -2,7 +2,6 @@ package main
 
 import (
 	"bytes"
-	"context"
 	"fmt"
 	"net"
 	"net/http"
@@ -197,8 +196,9 @@ func TestWsDialFlags_ProxySelection(t *testing.T) {
 	}
 }
 
-// TestWsRelay_SIGTERM runs the relay command, relays one client, and
-// checks that SIGTERM closes the client with 1001 and exits 0.
+// TestWsRelay_SIGTERM runs the relay command under main's signal context,
+// relays one client, and checks that SIGTERM closes the client with 1001
+// and exits 0.
 func TestWsRelay_SIGTERM(t *testing.T) {
 	upstream := wsEcho(t)
 	var stderr bytes.Buffer
@@ -209,7 +209,9 @@ func TestWsRelay_SIGTERM(t *testing.T) {
 		onListen: func(addr string) { listening <- addr }}
 	opts.Dial.proxySet = true // direct
 	done := make(chan error, 1)
-	go func() { done <- runWsRelay(context.Background(), d, &globalOptions{}, opts) }()
+	ctx, stop := interruptContext()
+	defer stop()
+	go func() { done <- runWsRelay(ctx, d, &globalOptions{}, opts) }()
 	var addr string
 	select {
 	case addr = <-listening:

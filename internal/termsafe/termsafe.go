@@ -38,14 +38,6 @@ func String(s string) string {
 	return b.String()
 }
 
-// Strings applies String to each element, in place, and returns ss.
-func Strings(ss []string) []string {
-	for i, s := range ss {
-		ss[i] = String(s)
-	}
-	return ss
-}
-
 func needs(s string) bool {
 	for i := 0; i < len(s); {
 		r, size := utf8.DecodeRuneInString(s[i:])

@@ -28,10 +28,6 @@ func TestString(t *testing.T) {
 			t.Errorf("String(%q) = %q, want %q", tc.in, got, tc.want)
 		}
 	}
-	ss := termsafe.Strings([]string{"a\n", "b"})
-	if ss[0] != `a\x0a` || ss[1] != "b" {
-		t.Errorf("Strings = %q", ss)
-	}
 }
 
 // Property: the output never holds a control rune, whatever the input.

@@ -50,10 +50,6 @@ const footerLen = 4 + len(footerMagic)
 // escaped, plus the fixed fields.
 const maxTrailerBytes = 64 << 10
 
-// copyBufferBytes is the write size of Put, and the granularity of its
-// progress reports.
-const copyBufferBytes = 1 << 20
-
 // Options configures Open. Only Dir is required.
 type Options struct {
 	// Dir is the bucket's folder, e.g. .edgeconf/r2/quantum-files. It is
@@ -175,7 +171,7 @@ func (s *Store) Put(ctx context.Context, key string, body io.Reader, size int64,
 		limit = objstore.MaxObjectBytes
 	}
 	h := md5.New()
-	n, err := copyWithProgress(ctx, io.MultiWriter(f, h), io.LimitReader(body, limit+1), opts.Progress)
+	n, err := objstore.CopyBody(ctx, io.MultiWriter(f, h), io.LimitReader(body, limit+1), opts.Progress)
 	switch {
 	case err != nil:
 		return objstore.ObjectInfo{}, fmt.Errorf("put %q: %w", key, err)
@@ -251,34 +247,6 @@ func syncDir(root *os.Root, dir string) error {
 		return fmt.Errorf("sync folder: %w", err)
 	}
 	return nil
-}
-
-// copyWithProgress copies src to dst, stopping when ctx is done, and
-// reports the running total after every write.
-func copyWithProgress(ctx context.Context, dst io.Writer, src io.Reader, progress func(int64)) (int64, error) {
-	buf := make([]byte, copyBufferBytes)
-	var n int64
-	for {
-		if err := ctx.Err(); err != nil {
-			return n, err
-		}
-		m, rerr := io.ReadFull(src, buf)
-		if m > 0 {
-			if _, err := dst.Write(buf[:m]); err != nil {
-				return n, err
-			}
-			n += int64(m)
-			if progress != nil {
-				progress(n)
-			}
-		}
-		switch {
-		case rerr == io.EOF || rerr == io.ErrUnexpectedEOF:
-			return n, nil
-		case rerr != nil:
-			return n, fmt.Errorf("read body: %w", rerr)
-		}
-	}
 }
 
 func writeTrailer(w io.Writer, tr trailer) error {

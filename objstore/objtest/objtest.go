@@ -1,6 +1,6 @@
 // Package objtest is the conformance suite every objstore.Store passes:
-// the local folder backend and the S3 backend (against versitygw, a real
-// S3 server). It checks R2 semantics — byte-exact keys, ranges, listings
+// the in-memory store, the local folder backend and the S3 backend
+// (against versitygw, a real S3 server). It checks R2 semantics — byte-exact keys, ranges, listings
 // with prefixes, delimiters and cursors, atomic replacement, limits,
 // presigned URLs that work and do not leak — and includes a
 // state-machine property test against a model (model.go).
