@@ -14,7 +14,7 @@ const SchemaID = "https://github.com/factory-wager/edgeconf/schema/cloudflare-co
 // checks each against its rule).
 const (
 	FlagNamePattern   = `^[A-Za-z][A-Za-z0-9_-]{0,63}$` // features.<name> (validFlagName)
-	IdentifierPattern = `^[A-Za-z_$][A-Za-z0-9_$]*$`    // vars and secrets (validIdent)
+	IdentifierPattern = `^[A-Za-z_$][A-Za-z0-9_$]*$`    // vars and secrets (IsIdentifier)
 	EnvNamePattern    = `^[a-z0-9][a-z0-9_-]{0,62}$`    // cloudflare.environments.<name> (envNames)
 )
 

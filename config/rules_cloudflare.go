@@ -167,7 +167,7 @@ func (v *validator) checkSettings(s CloudflareSettings, prefix string, partial b
 			return
 		}
 		bindings[name] = path
-		if !validIdent(name) {
+		if !IsIdentifier(name) {
 			v.invalid("binding-name", path+".binding", "%q is not a valid binding name (a JavaScript identifier such as CONFIG)", name)
 		}
 	}
@@ -221,7 +221,7 @@ func (v *validator) checkSettings(s CloudflareSettings, prefix string, partial b
 		required(path, "binding", do.Binding, "the name the Worker uses, e.g. SESSIONS")
 		bind(do.Binding, path)
 		required(path, "className", do.ClassName, "the exported class that implements the Durable Object")
-		if do.ClassName != "" && !validIdent(do.ClassName) {
+		if do.ClassName != "" && !IsIdentifier(do.ClassName) {
 			v.invalid("do-class", path+".className", "%q is not a JavaScript class name", do.ClassName)
 		}
 		if do.ScriptName != "" && !workerNames.MatchString(do.ScriptName) {
@@ -232,7 +232,7 @@ func (v *validator) checkSettings(s CloudflareSettings, prefix string, partial b
 	secrets := map[string]int{}
 	for i, name := range s.Secrets {
 		path := fmt.Sprintf("%s.secrets[%d]", prefix, i)
-		if !validIdent(name) {
+		if !IsIdentifier(name) {
 			v.invalid("secret-name", path, "%q is not a valid secret name (a JavaScript identifier)", name)
 		}
 		if first, dup := secrets[name]; dup {
@@ -254,7 +254,7 @@ func (v *validator) checkSettings(s CloudflareSettings, prefix string, partial b
 	}
 	for _, name := range sortedKeys(s.Vars) {
 		path := prefix + ".vars." + name
-		if !validIdent(name) {
+		if !IsIdentifier(name) {
 			v.invalid("var-name", path, "%q is not a valid variable name (a JavaScript identifier)", name)
 		}
 		if _, both := secrets[name]; both {
