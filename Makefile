@@ -113,10 +113,12 @@ tools-apt: ## Debian packages the tests need (as root)
 tools-bench: ## Debian packages the benchmarks need (hyperfine, as root)
 	@$(call apt-install,$(BENCH_APT_TOOLS))
 
-test: tools ## go test -race with coverage, then the coverage gate
+# TestInitTrace only prints (package-init time of edgeconf --help), and
+# go test hides a passing test's log, so it runs on its own with -v.
+test: tools ## go test -race with coverage, then the coverage gate; then the init trace of edgeconf --help
 	@rm -f $(COVERPROFILE); \
 	status=0; \
-	$(GO) test -race -count=1 -covermode=atomic -coverprofile=$(COVERPROFILE) ./... || status=$$?; \
+	$(GO) test -race -count=1 -covermode=atomic -coverprofile=$(COVERPROFILE) -skip '^TestInitTrace$$' ./... || status=$$?; \
 	if [ -s $(COVERPROFILE) ]; then \
 		$(GO) build -o $(BIN)/covergate ./internal/tools/covergate; \
 		$(BIN)/covergate -profile $(COVERPROFILE) -min $(COVER_MIN) \
@@ -124,6 +126,7 @@ test: tools ## go test -race with coverage, then the coverage gate
 	else \
 		echo "coverage gate: go test wrote no $(COVERPROFILE)" >&2; status=1; \
 	fi; \
+	$(GO) test -count=1 -run '^TestInitTrace$$' -v ./cmd/edgeconf || status=$$?; \
 	exit $$status
 
 test-cloudflare: ## the KV and object-store suites and a Workers round trip against a real account (never run by CI; see docs/cloudflare.md)
