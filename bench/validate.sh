@@ -77,7 +77,7 @@ import "fmt"
 func main() { fmt.Println("hello, world") }
 GO
 printf 'module hello\n\ngo 1.26\n' >"$work/hello/go.mod"
-(cd "$work/hello" && go build -trimpath -ldflags='-s -w' -o "$work/hello-world" .) || die "building hello world failed"
+(cd "$work/hello" && CGO_ENABLED=0 go build -trimpath -ldflags='-s -w' -o "$work/hello-world" .) || die "building hello world failed"
 
 # --- the wrangler project ---------------------------------------------------
 cp "$here/testdata/wrangler.toml" "$work/"
