@@ -1,17 +1,19 @@
 #!/usr/bin/env bash
 # bench/validate.sh: `edgeconf validate` versus `wrangler deploy --dry-run`,
-# with two reference rows for edgeconf's start-up (issue 12): a hello-world
-# Go program (the floor any Go binary pays) and `edgeconf --help`.
+# with three reference rows for edgeconf's start-up (issue 12): a
+# hello-world Go program (the floor any Go binary pays), the same program
+# importing every third-party package edgeconf imports (what the dependency
+# set costs every command) and `edgeconf --help`.
 #
-# All four run as whole processes in one run: edgeconf validate checks the
+# All five run as whole processes in one run: edgeconf validate checks the
 # repository's cloudflare-config.yaml, wrangler its equivalent
 # bench/testdata/wrangler.toml (with worker/index.js), the check a Cloudflare
 # user runs today. The machines are small and shared, so the commands
 # alternate: ROUNDS rounds, each one hyperfine invocation (-N, no shell) of
-# the three Go commands, FAST_RUNS runs each, then one of wrangler, RUNS
+# the four Go commands, FAST_RUNS runs each, then one of wrangler, RUNS
 # runs; the medians are over all rounds. The binary is bin/edgeconf from
-# `make build` (the release flags), and hello world is built with the same
-# flags.
+# `make build` (the release flags); the two hello worlds are built with the
+# same flags.
 #
 # Targets (the script checks all three):
 #   validate:  edgeconf at least TARGET (100) times faster than wrangler
@@ -79,6 +81,22 @@ GO
 printf 'module hello\n\ngo 1.26\n' >"$work/hello/go.mod"
 (cd "$work/hello" && CGO_ENABLED=0 go build -trimpath -ldflags='-s -w' -o "$work/hello-world" .) || die "building hello world failed"
 
+# --- the dependency floor: hello world that imports (blank) every
+# third-party package edgeconf's packages import, none of edgeconf's code:
+# what their package initialisation costs every command.
+mkdir "$work/deps"
+deps="$(cd "$repo" && go list -deps -f '{{with .Module}}{{if eq .Path "github.com/factory-wager/edgeconf"}}{{$.ImportPath}}{{end}}{{end}}' ./cmd/edgeconf |
+	xargs go list -f '{{join .Imports "\n"}}' | grep -E '^[^/]+\.[^/]+/' | grep -v '^github.com/factory-wager/' | sort -u)" ||
+	die "listing edgeconf's dependencies failed"
+{
+	printf 'package main\n\nimport (\n\t"fmt"\n\n'
+	printf '\t_ "%s"\n' $deps
+	printf ')\n\nfunc main() { fmt.Println("hello, world") }\n'
+} >"$work/deps/main.go"
+sed 's#^module .*#module depsonly#' "$repo/go.mod" >"$work/deps/go.mod"
+cp "$repo/go.sum" "$work/deps/"
+(cd "$work/deps" && CGO_ENABLED=0 go build -mod=mod -trimpath -ldflags='-s -w' -o "$work/deps-only" .) || die "building the dependency floor failed"
+
 # --- the wrangler project ---------------------------------------------------
 cp "$here/testdata/wrangler.toml" "$work/"
 cp -R "$here/testdata/worker" "$work/"
@@ -96,13 +114,14 @@ export WRANGLER_LOG_PATH="$work/logs"
 # hyperfine -N splits commands like a POSIX shell, so quote each word.
 quote() { printf '%q ' "$@"; }
 hello_cmd="$(quote "$work/hello-world")"
+deps_cmd="$(quote "$work/deps-only")"
 help_cmd="$(quote "$edgeconf" --help)"
 validate_cmd="$(quote "$edgeconf" validate -c "$config" -o json)"
 wrangler_cmd="$(quote "$wrangler" deploy --dry-run --config "$work/wrangler.toml" --outdir "$work/dist")"
 
 # Run each once first so that a failure shows its own output.
 cd "$work"
-for cmd in "$hello_cmd" "$help_cmd" "$validate_cmd" "$wrangler_cmd"; do
+for cmd in "$hello_cmd" "$deps_cmd" "$help_cmd" "$validate_cmd" "$wrangler_cmd"; do
 	if ! output="$(eval "$cmd" 2>&1)"; then
 		printf '%s\n' "$output" >&2
 		die "this command failed: $cmd"
@@ -118,6 +137,7 @@ for round in $(seq "$rounds"); do
 	echo "== round $round of $rounds"
 	hyperfine -N --style basic --warmup "$w" --runs "$fast_runs" --export-json "$work/round-$round-go.json" \
 		--command-name "hello world (Go)" "$hello_cmd" \
+		--command-name "hello world + edgeconf's dependencies" "$deps_cmd" \
 		--command-name "edgeconf --help" "$help_cmd" \
 		--command-name "edgeconf validate" "$validate_cmd" | grep -E '^(Benchmark|  Time)'
 	hyperfine -N --style basic --warmup "$w" --runs "$runs" --export-json "$work/round-$round-wrangler.json" \
