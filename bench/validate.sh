@@ -90,7 +90,8 @@ deps="$(cd "$repo" && go list -deps -f '{{with .Module}}{{if eq .Path "github.co
 	die "listing edgeconf's dependencies failed"
 {
 	printf 'package main\n\nimport (\n\t"fmt"\n\n'
-	printf '\t_ "%s"\n' $deps
+	mapfile -t imports <<<"$deps"
+	printf '\t_ "%s"\n' "${imports[@]}"
 	printf ')\n\nfunc main() { fmt.Println("hello, world") }\n'
 } >"$work/deps/main.go"
 sed 's#^module .*#module depsonly#' "$repo/go.mod" >"$work/deps/go.mod"
