@@ -79,8 +79,15 @@ endef
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/^([a-z-]+):.*## /  \1\t/' | expand -t 16
 
-build: ## build bin/edgeconf
-	$(GO) build -o bin/edgeconf ./cmd/edgeconf
+# The shipped binary: statically linked without cgo (edgeconf needs none:
+# its SQLite is pure Go, and Go's own DNS resolver is used), so no dynamic
+# loader or libc runs at start-up; no file-system paths (-trimpath), no
+# symbol table or DWARF (-s -w); stack traces keep their function names.
+# bench/validate.sh measures this build (issue 12: at most 30 MB).
+BUILD_FLAGS := -trimpath -ldflags='-s -w'
+
+build: ## build bin/edgeconf (release: CGO_ENABLED=0, -trimpath -ldflags='-s -w')
+	CGO_ENABLED=0 $(GO) build $(BUILD_FLAGS) -o bin/edgeconf ./cmd/edgeconf
 
 tools: tools-go tools-npm tools-apt ## install the pinned tools the tests need (idempotent)
 
@@ -111,10 +118,12 @@ tools-apt: ## Debian packages the tests need (as root)
 tools-bench: ## Debian packages the benchmarks need (hyperfine, as root)
 	@$(call apt-install,$(BENCH_APT_TOOLS))
 
-test: tools ## go test -race with coverage, then the coverage gate
+# TestInitTrace only prints (package-init time of edgeconf --help), and
+# go test hides a passing test's log, so it runs on its own with -v.
+test: tools ## go test -race with coverage, then the coverage gate; then the init trace of edgeconf --help
 	@rm -f $(COVERPROFILE); \
 	status=0; \
-	$(GO) test -race -count=1 -covermode=atomic -coverprofile=$(COVERPROFILE) ./... || status=$$?; \
+	$(GO) test -race -count=1 -covermode=atomic -coverprofile=$(COVERPROFILE) -skip '^TestInitTrace$$' ./... || status=$$?; \
 	if [ -s $(COVERPROFILE) ]; then \
 		$(GO) build -o $(BIN)/covergate ./internal/tools/covergate; \
 		$(BIN)/covergate -profile $(COVERPROFILE) -min $(COVER_MIN) \
@@ -122,6 +131,7 @@ test: tools ## go test -race with coverage, then the coverage gate
 	else \
 		echo "coverage gate: go test wrote no $(COVERPROFILE)" >&2; status=1; \
 	fi; \
+	$(GO) test -count=1 -run '^TestInitTrace$$' -v ./cmd/edgeconf || status=$$?; \
 	exit $$status
 
 test-cloudflare: ## the KV and object-store suites and a Workers round trip against a real account (never run by CI; see docs/cloudflare.md)

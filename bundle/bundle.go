@@ -21,6 +21,7 @@ import (
 	"regexp"
 	"sort"
 	"strings"
+	"sync"
 
 	"github.com/evanw/esbuild/pkg/api"
 
@@ -210,8 +211,9 @@ func gzipSize(b []byte) int {
 	return buf.Len()
 }
 
-// envUse finds env.NAME uses of an upper-case binding name.
-var envUse = regexp.MustCompile(`\benv\.([A-Z][A-Z0-9_]*)\b`)
+// envUse finds env.NAME uses of an upper-case binding name. It is
+// compiled on first use, not at package init (issue 12).
+var envUse = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`\benv\.([A-Z][A-Z0-9_]*)\b`) })
 
 // checkBindings names every env.NAME the sources use that the
 // configuration does not bind, with its position.
@@ -240,7 +242,7 @@ func checkBindings(metafile, dir string, bindings []string) []string {
 			continue
 		}
 		for i, line := range strings.Split(string(src), "\n") {
-			for _, m := range envUse.FindAllStringSubmatchIndex(line, -1) {
+			for _, m := range envUse().FindAllStringSubmatchIndex(line, -1) {
 				name := line[m[2]:m[3]]
 				if !have[name] {
 					out = append(out, fmt.Sprintf("%s:%d:%d: the code uses binding env.%s, which the configuration does not define", f, i+1, m[2]+1, name))
@@ -251,8 +253,21 @@ func checkBindings(metafile, dir string, bindings []string) []string {
 	return out
 }
 
-// assetTypes are the content types of the dashboard's files.
-var assetTypes = map[string]string{".html": "text/html; charset=utf-8", ".js": "text/javascript; charset=utf-8", ".css": "text/css; charset=utf-8", ".png": "image/png"}
+// assetType returns the content type of a dashboard file by its
+// extension, or "" for a file the dashboard does not serve.
+func assetType(ext string) string {
+	switch ext {
+	case ".html":
+		return "text/html; charset=utf-8"
+	case ".js":
+		return "text/javascript; charset=utf-8"
+	case ".css":
+		return "text/css; charset=utf-8"
+	case ".png":
+		return "image/png"
+	}
+	return ""
+}
 
 // assetsJSON is the AssetsModule: every file of web.Assets() by URL path
 // ("/" is index.html).
@@ -270,7 +285,7 @@ func assetsJSON() ([]byte, error) {
 		if err != nil {
 			return err
 		}
-		typ := assetTypes[path.Ext(p)]
+		typ := assetType(path.Ext(p))
 		if typ == "" {
 			return nil // only what the dashboard serves
 		}

@@ -4,6 +4,7 @@ import (
 	"encoding/base64"
 	"net/http"
 	"regexp"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -51,7 +52,9 @@ func (c *call) bucket() (*bucket, *apiErr) {
 	return b, nil
 }
 
-var jurisdictions = map[string]bool{"default": true, "eu": true, "fedramp": true}
+// jurisdictions and locationHints are arrays, not maps, so that they
+// are static data rather than work at package init (issue 12).
+var jurisdictions = [...]string{"default", "eu", "fedramp"}
 
 func (b *bucket) json() map[string]any {
 	return map[string]any{
@@ -62,7 +65,7 @@ func (b *bucket) json() map[string]any {
 
 var bucketName = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[a-z0-9][a-z0-9-]{1,61}[a-z0-9]$`) })
 
-var locationHints = map[string]bool{"apac": true, "eeur": true, "enam": true, "weur": true, "wnam": true, "oc": true}
+var locationHints = [...]string{"apac", "eeur", "enam", "weur", "wnam", "oc"}
 
 func (e *Emulator) r2Routes(rt *router) {
 	const b = "accounts/{account_id}/r2/buckets"
@@ -89,7 +92,7 @@ func (e *Emulator) createBucket(c *call) error {
 	if !bucketName().MatchString(req.Name) {
 		return fail(http.StatusBadRequest, codeBucketName, "The specified bucket name is not valid.")
 	}
-	if req.LocationHint != "" && !locationHints[strings.ToLower(req.LocationHint)] {
+	if req.LocationHint != "" && !slices.Contains(locationHints[:], strings.ToLower(req.LocationHint)) {
 		return badRequest("locationHint %q is not one of apac, eeur, enam, weur, wnam, oc", req.LocationHint)
 	}
 	switch req.StorageClass {
@@ -100,7 +103,7 @@ func (e *Emulator) createBucket(c *call) error {
 		return badRequest("storageClass %q is not Standard or InfrequentAccess", req.StorageClass)
 	}
 	jur := c.jurisdiction()
-	if !jurisdictions[jur] {
+	if !slices.Contains(jurisdictions[:], jur) {
 		return badRequest("cf-r2-jurisdiction %q is not default, eu or fedramp", jur)
 	}
 	e.mu.Lock()

@@ -10,6 +10,7 @@ import (
 	"regexp"
 	"sort"
 	"strconv"
+	"sync"
 	"syscall"
 
 	"github.com/joho/godotenv"
@@ -246,17 +247,26 @@ func (l *loader) pos(n *yaml.Node) Position {
 	return Position{File: l.file, Line: n.Line, Column: n.Column}
 }
 
-// parserContextErrors are the yaml.v3 parser errors whose line is 0-based.
-var parserContextErrors = map[string]bool{
-	"did not find expected ',' or ']'":       true,
-	"did not find expected ',' or '}'":       true,
-	"did not find expected key":              true,
-	"did not find expected node content":     true,
-	"did not find expected '-' indicator":    true,
-	"did not find expected <document start>": true,
+// isParserContextError reports whether msg is one of the yaml.v3 parser
+// errors whose line is 0-based.
+func isParserContextError(msg string) bool {
+	switch msg {
+	case "did not find expected ',' or ']'",
+		"did not find expected ',' or '}'",
+		"did not find expected key",
+		"did not find expected node content",
+		"did not find expected '-' indicator",
+		"did not find expected <document start>":
+		return true
+	}
+	return false
 }
 
-var yamlLineErr = regexp.MustCompile(`^yaml: (?:line (\d+): )?(.*)$`)
+// yamlLineErr splits a yaml.v3 error into its line and message. It is
+// compiled on first use, not at package init (issue 12).
+var yamlLineErr = sync.OnceValue(func() *regexp.Regexp {
+	return regexp.MustCompile(`^yaml: (?:line (\d+): )?(.*)$`)
+})
 
 func (l *loader) run(data []byte, env string) error {
 	var root yaml.Node
@@ -336,10 +346,10 @@ func (l *loader) run(data []byte, env string) error {
 func (l *loader) syntaxProblem(err error) Problem {
 	msg := err.Error()
 	pos := Position{File: l.file}
-	if m := yamlLineErr.FindStringSubmatch(msg); m != nil {
+	if m := yamlLineErr().FindStringSubmatch(msg); m != nil {
 		if m[1] != "" {
 			pos.Line, _ = strconv.Atoi(m[1])
-			if parserContextErrors[m[2]] {
+			if isParserContextError(m[2]) {
 				// yaml.v3 reports these at the 0-based line where the
 				// enclosing collection starts; make it 1-based.
 				pos.Line++

@@ -476,7 +476,7 @@ func splitRefPath(source, p string) (binding, rest, problem string) {
 		if problem != "" {
 			return "", "", problem
 		}
-		if !validIdent(b) {
+		if !IsIdentifier(b) {
 			return "", "", fmt.Sprintf("%q is not a binding name", b)
 		}
 		return b, sql, ""
@@ -485,7 +485,7 @@ func splitRefPath(source, p string) (binding, rest, problem string) {
 	if !ok || key == "" {
 		return "", "", "expected BINDING/key"
 	}
-	if !validIdent(b) {
+	if !IsIdentifier(b) {
 		return "", "", fmt.Sprintf("%q is not a binding name", b)
 	}
 	switch source {
@@ -513,8 +513,9 @@ func contains(list []string, s string) bool {
 	return false
 }
 
-// validIdent reports whether s is a JavaScript identifier usable as a binding name.
-func validIdent(s string) bool {
+// IsIdentifier reports whether s is a JavaScript identifier usable as a
+// binding name (IdentifierPattern).
+func IsIdentifier(s string) bool {
 	if s == "" {
 		return false
 	}

@@ -3,35 +3,74 @@ package config
 import (
 	"fmt"
 	"net"
-	"regexp"
 	"strings"
 	"time"
 )
 
-// Name patterns. Bounded repetitions ({0,61}) compile into large programs
-// that slow every process start, so lengths are checked separately.
+// Name rules. They are character classes checked by hand rather than
+// regexps: compiling regexps at package init was most of this package's
+// start-up cost (issue 12), and the checks run on every validate.
 var (
-	hexRe        = regexp.MustCompile(`^[0-9a-f]+$`)
-	uuidRe       = regexp.MustCompile(`^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$`)
-	dnsLabelRe   = regexp.MustCompile(`^[a-z0-9]([a-z0-9-]*[a-z0-9])?$`)
-	envNameRe    = regexp.MustCompile(`^[a-z0-9][a-z0-9_-]*$`)
-	d1NameRe     = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_-]*$`)
-	hex32        = lengthed{hexRe, 32, 32}
-	workerNameRe = lengthed{dnsLabelRe, 1, 63}
-	bucketNameRe = lengthed{dnsLabelRe, 3, 63}
-	envNames     = lengthed{envNameRe, 1, 63}
-	d1Names      = lengthed{d1NameRe, 1, 64}
+	hex32       = namePattern{first: isLowerHex, rest: isLowerHex, min: 32, max: 32}
+	workerNames = namePattern{first: isDNSEnd, rest: isDNSInner, last: isDNSEnd, min: 1, max: 63}
+	bucketNames = namePattern{first: isDNSEnd, rest: isDNSInner, last: isDNSEnd, min: 3, max: 63}
+	envNames    = namePattern{first: isDNSEnd, rest: isEnvInner, min: 1, max: 63}
+	d1Names     = namePattern{first: isAlnum, rest: isD1Inner, min: 1, max: 64}
 )
 
-// lengthed is a pattern with a length range.
-type lengthed struct {
-	re       *regexp.Regexp
-	min, max int
+// namePattern is a name of min to max bytes whose first, inner and last
+// bytes belong to character classes (last nil: the same as rest).
+type namePattern struct {
+	first, rest, last func(byte) bool
+	min, max          int
 }
 
-// MatchString reports whether s has an allowed length and matches.
-func (l lengthed) MatchString(s string) bool {
-	return len(s) >= l.min && len(s) <= l.max && l.re.MatchString(s)
+// MatchString reports whether s has an allowed length and characters.
+func (p namePattern) MatchString(s string) bool {
+	if len(s) < p.min || len(s) > p.max {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		class := p.rest
+		switch {
+		case i == 0:
+			class = p.first
+		case i == len(s)-1 && p.last != nil:
+			class = p.last
+		}
+		if !class(s[i]) {
+			return false
+		}
+	}
+	return true
+}
+
+func isLowerHex(c byte) bool { return c >= '0' && c <= '9' || c >= 'a' && c <= 'f' }
+func isDNSEnd(c byte) bool   { return c >= 'a' && c <= 'z' || c >= '0' && c <= '9' }
+func isDNSInner(c byte) bool { return isDNSEnd(c) || c == '-' }
+func isEnvInner(c byte) bool { return isDNSEnd(c) || c == '-' || c == '_' }
+func isAlnum(c byte) bool    { return isLetter(rune(c)) || c >= '0' && c <= '9' }
+func isD1Inner(c byte) bool  { return isAlnum(c) || c == '-' || c == '_' }
+
+// isUUID reports whether s is a lower-case UUID, as D1 database IDs are:
+// 8-4-4-4-12 hex digits.
+func isUUID(s string) bool {
+	if len(s) != 36 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		switch i {
+		case 8, 13, 18, 23:
+			if s[i] != '-' {
+				return false
+			}
+		default:
+			if !isLowerHex(s[i]) {
+				return false
+			}
+		}
+	}
+	return true
 }
 
 // Workers limits on plain-text variables (the paid plan's; free allows 64).
@@ -128,7 +167,7 @@ func (v *validator) checkSettings(s CloudflareSettings, prefix string, partial b
 			return
 		}
 		bindings[name] = path
-		if !validIdent(name) {
+		if !IsIdentifier(name) {
 			v.invalid("binding-name", path+".binding", "%q is not a valid binding name (a JavaScript identifier such as CONFIG)", name)
 		}
 	}
@@ -156,7 +195,7 @@ func (v *validator) checkSettings(s CloudflareSettings, prefix string, partial b
 		required(path, "binding", b.Binding, "the name the Worker uses, e.g. FILES")
 		bind(b.Binding, path)
 		required(path, "bucket", b.Bucket, "the R2 bucket name")
-		if b.Bucket != "" && !bucketNameRe.MatchString(b.Bucket) {
+		if b.Bucket != "" && !bucketNames.MatchString(b.Bucket) {
 			v.invalid("r2-bucket-name", path+".bucket", "%q is not a valid R2 bucket name (3-63 lowercase letters, digits and dashes, starting and ending with a letter or digit)", b.Bucket)
 		}
 		if b.RequesterPays {
@@ -172,7 +211,7 @@ func (v *validator) checkSettings(s CloudflareSettings, prefix string, partial b
 		if db.Name != "" && !d1Names.MatchString(db.Name) {
 			v.invalid("d1-name", path+".name", "%q is not a valid D1 database name (letters, digits, _ and -, at most 64)", db.Name)
 		}
-		if db.ID != "" && !uuidRe.MatchString(db.ID) {
+		if db.ID != "" && !isUUID(db.ID) {
 			v.invalid("d1-id", path+".id", "%q is not a D1 database id (a lowercase UUID)", db.ID)
 		}
 	}
@@ -182,10 +221,10 @@ func (v *validator) checkSettings(s CloudflareSettings, prefix string, partial b
 		required(path, "binding", do.Binding, "the name the Worker uses, e.g. SESSIONS")
 		bind(do.Binding, path)
 		required(path, "className", do.ClassName, "the exported class that implements the Durable Object")
-		if do.ClassName != "" && !validIdent(do.ClassName) {
+		if do.ClassName != "" && !IsIdentifier(do.ClassName) {
 			v.invalid("do-class", path+".className", "%q is not a JavaScript class name", do.ClassName)
 		}
-		if do.ScriptName != "" && !workerNameRe.MatchString(do.ScriptName) {
+		if do.ScriptName != "" && !workerNames.MatchString(do.ScriptName) {
 			v.invalid("worker-name", path+".scriptName", "%q is not a valid Worker name", do.ScriptName)
 		}
 	}
@@ -193,7 +232,7 @@ func (v *validator) checkSettings(s CloudflareSettings, prefix string, partial b
 	secrets := map[string]int{}
 	for i, name := range s.Secrets {
 		path := fmt.Sprintf("%s.secrets[%d]", prefix, i)
-		if !validIdent(name) {
+		if !IsIdentifier(name) {
 			v.invalid("secret-name", path, "%q is not a valid secret name (a JavaScript identifier)", name)
 		}
 		if first, dup := secrets[name]; dup {
@@ -215,7 +254,7 @@ func (v *validator) checkSettings(s CloudflareSettings, prefix string, partial b
 	}
 	for _, name := range sortedKeys(s.Vars) {
 		path := prefix + ".vars." + name
-		if !validIdent(name) {
+		if !IsIdentifier(name) {
 			v.invalid("var-name", path, "%q is not a valid variable name (a JavaScript identifier)", name)
 		}
 		if _, both := secrets[name]; both {
@@ -265,7 +304,7 @@ func (v *validator) checkWorker(w WorkerConfig, path string, partial bool, secti
 	switch {
 	case w.Name == "" && !partial:
 		v.invalid("required", path+".name", "name is required: the Worker script name, e.g. quantum-dashboard")
-	case w.Name != "" && !workerNameRe.MatchString(w.Name):
+	case w.Name != "" && !workerNames.MatchString(w.Name):
 		v.invalid("worker-name", path+".name", "%q must be 1-63 lowercase letters, digits and dashes, not starting or ending with a dash", w.Name)
 	}
 	if w.Main == "" && !partial {
@@ -365,10 +404,13 @@ func (v *validator) checkDNSRecord(r DNSRecord, path string) {
 	}
 }
 
-// secretWords are name parts that mark a credential.
-var secretWords = map[string]bool{
-	"TOKEN": true, "SECRET": true, "PASSWORD": true, "PASSWD": true, "PASS": true,
-	"KEY": true, "APIKEY": true, "CREDENTIAL": true, "CREDENTIALS": true,
+// isSecretWord reports whether a name part marks a credential.
+func isSecretWord(part string) bool {
+	switch part {
+	case "TOKEN", "SECRET", "PASSWORD", "PASSWD", "PASS", "KEY", "APIKEY", "CREDENTIAL", "CREDENTIALS":
+		return true
+	}
+	return false
 }
 
 // looksSecret reports whether a variable name suggests a credential: its
@@ -380,7 +422,7 @@ func looksSecret(name string) bool {
 	if len(parts) == 0 {
 		return false
 	}
-	if secretWords[parts[len(parts)-1]] {
+	if isSecretWord(parts[len(parts)-1]) {
 		return true
 	}
 	for _, p := range parts {

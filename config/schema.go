@@ -12,7 +12,7 @@ import (
 	"go.yaml.in/yaml/v3"
 )
 
-var configType = reflect.TypeOf(Config{})
+var configType = reflect.TypeFor[Config]()
 
 // schemaWalker checks a YAML tree against the Go types before decoding,
 // so that every unknown key, duplicate key and wrongly typed value is

@@ -14,6 +14,7 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"github.com/factory-wager/edgeconf/config"
+	"github.com/factory-wager/edgeconf/schema"
 )
 
 // schemaBlind lists the invalid golden cases the JSON Schema cannot flag,
@@ -82,10 +83,7 @@ var schemaBlind = map[string]string{
 
 func compileSchema(t *testing.T) *jsonschema.Schema {
 	t.Helper()
-	raw, err := config.JSONSchema()
-	if err != nil {
-		t.Fatal(err)
-	}
+	raw := schema.Config()
 	doc, err := jsonschema.UnmarshalJSON(bytes.NewReader(raw))
 	if err != nil {
 		t.Fatal(err)

@@ -15,7 +15,7 @@ func TestSchemaPatternsMatchRules(t *testing.T) {
 		rule    func(string) bool
 	}{
 		{FlagNamePattern, validFlagName},
-		{IdentifierPattern, validIdent},
+		{IdentifierPattern, IsIdentifier},
 		{EnvNamePattern, envNames.MatchString},
 	} {
 		re := regexp.MustCompile(tc.pattern)

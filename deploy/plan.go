@@ -23,7 +23,21 @@ const (
 	Delete Action = "delete"
 )
 
-var actionMark = map[Action]string{Create: "+", Adopt: "=", Update: "~", Delete: "-"}
+// mark is the action's sign in a plan: + create, = adopt, ~ update,
+// - delete.
+func (a Action) mark() string {
+	switch a {
+	case Create:
+		return "+"
+	case Adopt:
+		return "="
+	case Update:
+		return "~"
+	case Delete:
+		return "-"
+	}
+	return ""
+}
 
 // Change is one line of a plan.
 type Change struct {
@@ -396,7 +410,7 @@ func (p Plan) WriteText(w io.Writer) error {
 	destructive := 0
 	for _, c := range p.Changes {
 		counts[c.Action]++
-		line := fmt.Sprintf("  %s %-14s %s", actionMark[c.Action], c.Kind, c.Name)
+		line := fmt.Sprintf("  %s %-14s %s", c.Action.mark(), c.Kind, c.Name)
 		switch {
 		case c.From != "" && c.To != "":
 			line += ": " + c.From + " → " + c.To

@@ -494,14 +494,22 @@ func (s *Store) Presign(ctx context.Context, key string, opts objstore.PresignOp
 	return req.URL, nil
 }
 
-// credentialHints name the variable to fix for the S3 error codes that
-// mean a credential is wrong.
-var credentialHints = map[string]string{
-	"SignatureDoesNotMatch": "the signature does not match: check R2_SECRET_ACCESS_KEY (the secret of the key in R2_ACCESS_KEY_ID)",
-	"InvalidAccessKeyId":    "the access key is unknown: check R2_ACCESS_KEY_ID (an R2 API token's Access Key ID)",
-	"AccessDenied":          "access denied: check that the R2 API token of R2_ACCESS_KEY_ID may use this bucket",
-	"InvalidToken":          "the token is invalid: check R2_ACCESS_KEY_ID and R2_SECRET_ACCESS_KEY",
-	"ExpiredToken":          "the token has expired: create a new R2 API token and set R2_ACCESS_KEY_ID and R2_SECRET_ACCESS_KEY",
+// credentialHint names the variable to fix for an S3 error code that
+// means a credential is wrong, or returns "" for any other code.
+func credentialHint(code string) string {
+	switch code {
+	case "SignatureDoesNotMatch":
+		return "the signature does not match: check R2_SECRET_ACCESS_KEY (the secret of the key in R2_ACCESS_KEY_ID)"
+	case "InvalidAccessKeyId":
+		return "the access key is unknown: check R2_ACCESS_KEY_ID (an R2 API token's Access Key ID)"
+	case "AccessDenied":
+		return "access denied: check that the R2 API token of R2_ACCESS_KEY_ID may use this bucket"
+	case "InvalidToken":
+		return "the token is invalid: check R2_ACCESS_KEY_ID and R2_SECRET_ACCESS_KEY"
+	case "ExpiredToken":
+		return "the token has expired: create a new R2 API token and set R2_ACCESS_KEY_ID and R2_SECRET_ACCESS_KEY"
+	}
+	return ""
 }
 
 // CredentialError is an S3 error that means a credential is wrong; its
@@ -533,7 +541,7 @@ func mapError(err error) error {
 	if errors.As(err, &re) {
 		status = re.HTTPStatusCode()
 	}
-	if hint, ok := credentialHints[code]; ok {
+	if hint := credentialHint(code); hint != "" {
 		return &CredentialError{Code: code, Hint: hint, Err: err}
 	}
 	switch {

@@ -202,9 +202,8 @@ func writeCSV(w io.Writer, r *Report) error {
 	return cw.Error()
 }
 
-var mdEscaper = strings.NewReplacer("|", `\|`, "\n", " ", "<", "&lt;", ">", "&gt;")
-
 func writeMarkdown(w io.Writer, r *Report, opts WriteOptions) error {
+	mdEscaper := strings.NewReplacer("|", `\|`, "\n", " ", "<", "&lt;", ">", "&gt;")
 	m := r.Metrics
 	verdict := "✅ pass"
 	if r.Failed(opts.Strict) {

@@ -9,6 +9,7 @@ import (
 	"regexp"
 	"sort"
 	"strings"
+	"sync"
 
 	"github.com/BurntSushi/toml"
 	"github.com/tailscale/hujson"
@@ -25,15 +26,23 @@ type Imported struct {
 	Unmapped []string
 }
 
-// known lists the keys Import maps (or knowingly derives, like
+// knownKey reports whether Import maps key (or knowingly derives it, like
 // migrations); any other key is reported in Imported.Unmapped.
-var knownKeys = map[string]bool{
-	"$schema": true, "name": true, "main": true, "account_id": true, "compatibility_date": true,
-	"compatibility_flags": true, "routes": true, "vars": true, "kv_namespaces": true, "r2_buckets": true,
-	"d1_databases": true, "durable_objects": true, "version_metadata": true, "migrations": true, "env": true,
+func knownKey(key string) bool {
+	switch key {
+	case "$schema", "name", "main", "account_id", "compatibility_date",
+		"compatibility_flags", "routes", "vars", "kv_namespaces", "r2_buckets",
+		"d1_databases", "durable_objects", "version_metadata", "migrations", "env":
+		return true
+	}
+	return false
 }
 
-var extraLine = regexp.MustCompile(`(?m)^\s*(?:#|//) edgeconf: (\{.*\})\s*$`)
+// extraLine finds the edgeconf comment that carries what wrangler's format
+// cannot hold. It is compiled on first use, not at package init (issue 12).
+var extraLine = sync.OnceValue(func() *regexp.Regexp {
+	return regexp.MustCompile(`(?m)^\s*(?:#|//) edgeconf: (\{.*\})\s*$`)
+})
 
 // Import reads a wrangler.toml or wrangler.jsonc (name tells which: a
 // .toml suffix is TOML, anything else JSONC) into the cloudflare section.
@@ -74,7 +83,7 @@ func Import(name string, data []byte) (*Imported, error) {
 		}
 	}
 	var ex extra
-	if m := extraLine.FindSubmatch(data); m != nil {
+	if m := extraLine().FindSubmatch(data); m != nil {
 		_ = json.Unmarshal(m[1], &ex) // a damaged comment only loses what it carried
 	}
 	base := fromSettings(f.settings, &ex, "", &out.Unmapped)
@@ -105,7 +114,7 @@ func Import(name string, data []byte) (*Imported, error) {
 func unknown(m map[string]any, prefix string) []string {
 	var out []string
 	for k := range m {
-		if !knownKeys[k] {
+		if !knownKey(k) {
 			out = append(out, prefix+k)
 		}
 	}

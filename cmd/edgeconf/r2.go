@@ -12,7 +12,6 @@ import (
 	"mime"
 	"os"
 	"path"
-	"regexp"
 	"sort"
 	"strings"
 	"text/tabwriter"
@@ -79,10 +78,6 @@ func (b *r2Bucket) Close() error {
 	return nil
 }
 
-// bindingName matches what can only be a binding (a JavaScript
-// identifier), as opposed to a bucket name.
-var bindingName = regexp.MustCompile(`^[A-Za-z_$][A-Za-z0-9_$]*$`)
-
 // r2Address splits BUCKET/KEY. needKey requires a non-empty key.
 func r2Address(arg string, needKey bool) (bucket, key string, err error) {
 	bucket, key, _ = strings.Cut(arg, "/")
@@ -109,7 +104,8 @@ type r2BucketRef struct {
 // so `r2 --local` works without a configuration.
 func resolveBucket(d *deps, g *globalOptions, arg string) (r2BucketRef, error) {
 	validName := objstore.CheckBucketName(arg) == nil
-	if !bindingName.MatchString(arg) {
+	// What is not a JavaScript identifier cannot be a binding.
+	if !config.IsIdentifier(arg) {
 		if !validName {
 			return r2BucketRef{}, usageErrorf("%q is neither a binding nor a bucket name: %v", arg, objstore.CheckBucketName(arg))
 		}

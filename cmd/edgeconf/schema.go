@@ -3,7 +3,7 @@ package main
 import (
 	"github.com/spf13/cobra"
 
-	"github.com/factory-wager/edgeconf/config"
+	"github.com/factory-wager/edgeconf/schema"
 )
 
 func newSchemaCmd(d *deps, runF func() error) *cobra.Command {
@@ -25,11 +25,7 @@ protocol use it when the file starts with
 			if runF != nil {
 				return runF()
 			}
-			out, err := config.JSONSchema()
-			if err != nil {
-				return err
-			}
-			_, err = d.Stdout.Write(out)
+			_, err := d.Stdout.Write(schema.Config())
 			return err
 		},
 	}

@@ -18,22 +18,40 @@ type Access struct {
 	WritesAll bool
 }
 
-var volatile = map[string]bool{
-	"RANDOM": true, "RANDOMBLOB": true, "CURRENT_TIMESTAMP": true, "CURRENT_DATE": true, "CURRENT_TIME": true,
-	"CHANGES": true, "TOTAL_CHANGES": true, "LAST_INSERT_ROWID": true, "'NOW'": true,
+// The word lists are switches rather than maps so that the package does
+// no work at init (issue 12).
+
+// volatile reports whether a word makes a query's result change between
+// runs.
+func volatile(word string) bool {
+	switch word {
+	case "RANDOM", "RANDOMBLOB", "CURRENT_TIMESTAMP", "CURRENT_DATE", "CURRENT_TIME",
+		"CHANGES", "TOTAL_CHANGES", "LAST_INSERT_ROWID", "'NOW'":
+		return true
+	}
+	return false
 }
 
-var writeWords = map[string]bool{
-	"INSERT": true, "UPDATE": true, "DELETE": true, "REPLACE": true, "CREATE": true, "DROP": true,
-	"ALTER": true, "RETURNING": true, "PRAGMA": true, "ATTACH": true, "DETACH": true, "VACUUM": true, "REINDEX": true, "ANALYZE": true,
+// writeWord reports whether a word makes a statement write.
+func writeWord(word string) bool {
+	switch word {
+	case "INSERT", "UPDATE", "DELETE", "REPLACE", "CREATE", "DROP",
+		"ALTER", "RETURNING", "PRAGMA", "ATTACH", "DETACH", "VACUUM", "REINDEX", "ANALYZE":
+		return true
+	}
+	return false
 }
 
-// clauseEnd ends a FROM list.
-var clauseEnd = map[string]bool{
-	"WHERE": true, "GROUP": true, "ORDER": true, "LIMIT": true, "HAVING": true, "WINDOW": true, "UNION": true,
-	"EXCEPT": true, "INTERSECT": true, "ON": true, "USING": true, "SET": true, "VALUES": true, "SELECT": true,
-	"JOIN": true, "LEFT": true, "RIGHT": true, "INNER": true, "CROSS": true, "NATURAL": true, "FULL": true, "OUTER": true,
-	"AS": true, "INDEXED": true, "NOT": true, ")": true, "(": true, ";": true, "RETURNING": true,
+// clauseEnd reports whether a token ends a FROM list.
+func clauseEnd(tok string) bool {
+	switch tok {
+	case "WHERE", "GROUP", "ORDER", "LIMIT", "HAVING", "WINDOW", "UNION",
+		"EXCEPT", "INTERSECT", "ON", "USING", "SET", "VALUES", "SELECT",
+		"JOIN", "LEFT", "RIGHT", "INNER", "CROSS", "NATURAL", "FULL", "OUTER",
+		"AS", "INDEXED", "NOT", ")", "(", ";", "RETURNING":
+		return true
+	}
+	return false
 }
 
 type token struct {
@@ -118,7 +136,7 @@ func Classify(sql string) Access {
 	write := false
 	for i := 0; i < len(toks); i++ {
 		t := toks[i]
-		if t.ident && writeWords[t.text] {
+		if t.ident && writeWord(t.text) {
 			write = true
 		}
 		if t.ident && (t.text == "FROM" || t.text == "JOIN") {
@@ -128,7 +146,7 @@ func Classify(sql string) Access {
 					break // a subquery: its own FROM is scanned in turn
 				}
 				n, k := name(toks, j)
-				if n == "" || clauseEnd[toks[j].text] {
+				if n == "" || clauseEnd(toks[j].text) {
 					break
 				}
 				a.Reads = append(a.Reads, n)
@@ -137,7 +155,7 @@ func Classify(sql string) Access {
 				if j < len(toks) && toks[j].ident && toks[j].text == "AS" {
 					j++
 				}
-				if j < len(toks) && toks[j].ident && !clauseEnd[toks[j].text] {
+				if j < len(toks) && toks[j].ident && !clauseEnd(toks[j].text) {
 					j++
 				}
 				if j < len(toks) && toks[j].text == "," && t.text == "FROM" {
@@ -152,7 +170,7 @@ func Classify(sql string) Access {
 	if !write && (first == "SELECT" || first == "WITH" || first == "VALUES") {
 		a.Cacheable = true
 		for _, t := range toks {
-			if volatile[t.text] {
+			if volatile(t.text) {
 				a.Cacheable = false
 			}
 		}

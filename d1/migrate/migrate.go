@@ -23,6 +23,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/factory-wager/edgeconf/d1"
@@ -46,7 +47,9 @@ const createTable = `CREATE TABLE IF NOT EXISTS ` + Table + `(
 		applied_at TIMESTAMP DEFAULT CURRENT_TIMESTAMP NOT NULL
 )`
 
-var fileRE = regexp.MustCompile(`^(\d+)_([^/\\]+)\.sql$`)
+// fileRE matches a migration file name. It is compiled on first use, not
+// at package init (issue 12).
+var fileRE = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^(\d+)_([^/\\]+)\.sql$`) })
 
 // Migration is one file of the folder.
 type Migration struct {
@@ -83,7 +86,7 @@ func List(dir string) ([]Migration, error) {
 		if e.IsDir() || !strings.HasSuffix(e.Name(), ".sql") {
 			continue
 		}
-		m := fileRE.FindStringSubmatch(e.Name())
+		m := fileRE().FindStringSubmatch(e.Name())
 		if m == nil {
 			problems = append(problems, fmt.Sprintf("%s is not named NNNN_name.sql", e.Name()))
 			continue
