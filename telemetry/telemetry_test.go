@@ -23,12 +23,12 @@ func store(t *testing.T, kv map[string]string) *kvstore.Memory {
 
 func TestRead(t *testing.T) {
 	st := store(t, map[string]string{
-		TelemetryPrefix + "v1/i1": `{"version":"v1","tag":"abc","routes":{"/healthz":3,"/api/config":2},"flags":{"premium:on":1},"latencyMs":{"p50":1,"p95":4,"p99":9}}`,
-		TelemetryPrefix + "v1/i2": `{"version":"v1","tag":"abc","routes":{"/healthz":5},"latencyMs":{"p50":2,"p95":3,"p99":12}}`,
-		TelemetryPrefix + "v2/i1": `not json`,
+		TelemetryPrefix + "v1/i1":                  `{"version":"v1","tag":"abc","routes":{"/healthz":3,"/api/config":2},"flags":{"premium:on":1},"latencyMs":{"p50":1,"p95":4,"p99":9}}`,
+		TelemetryPrefix + "v1/i2":                  `{"version":"v1","tag":"abc","routes":{"/healthz":5},"latencyMs":{"p50":2,"p95":3,"p99":12}}`,
+		TelemetryPrefix + "v2/i1":                  `not json`,
 		ErrorsPrefix + "v1/2026-12-05T10:00:00Z-a": `{"requestId":"a","version":"v1","route":"/x","at":"2026-12-05T10:00:00Z","message":"older","stack":"s"}`,
 		ErrorsPrefix + "v2/2026-12-05T11:00:00Z-b": `{"requestId":"b","version":"v2","route":"/y","at":"2026-12-05T11:00:00Z","message":"newer"}`,
-		ErrorsPrefix + "v2/garbage":               `{`,
+		ErrorsPrefix + "v2/garbage":                `{`,
 	})
 	s, err := Read(context.Background(), st)
 	if err != nil {
@@ -103,7 +103,9 @@ func TestSource(t *testing.T) {
 	if err != nil || n != 2 || req != 7 || last != "last" || closed != 1 {
 		t.Errorf("VersionErrors = %d %d %q %v (closed %d)", n, req, last, err, closed)
 	}
-	bad := Source{Open: func(context.Context) (kvstore.Store, func() error, error) { return nil, nil, errors.New("no namespace") }}
+	bad := Source{Open: func(context.Context) (kvstore.Store, func() error, error) {
+		return nil, nil, errors.New("no namespace")
+	}}
 	if _, _, _, err := bad.VersionErrors(context.Background(), "v1"); err == nil {
 		t.Error("an unopenable store is not an error")
 	}
