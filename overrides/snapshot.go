@@ -120,9 +120,9 @@ func (m *Manager) build(ctx context.Context, recs []Record, resolve bool) *Snaps
 }
 
 func (m *Manager) writeLKG(s *Snapshot) error {
-	_, eff, err := s.Doc.Lookup("")
-	if err != nil {
-		return err
+	eff, ok := s.index[""] // the whole configuration, already encoded by build
+	if !ok {
+		return errors.New("the snapshot has no effective configuration")
 	}
 	body, err := json.MarshalIndent(lkgFile{Version: 1, SavedAt: m.o.Now().UTC(), Env: m.o.Env, File: s.Doc.File, Overrides: s.Overrides, Effective: eff}, "", "  ")
 	if err != nil {
