@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"slices"
 	"strings"
 	"time"
 
@@ -77,7 +78,7 @@ func run(d *deps, args []string) int {
 	if ctx == nil {
 		ctx = context.Background()
 	}
-	root := newRootCmd(d)
+	root := newRootCmd(d, args)
 	root.SetArgs(args)
 	err := root.ExecuteContext(ctx)
 	if err == nil {
@@ -121,7 +122,50 @@ type globalOptions struct {
 	target     targetFlags // set by the commands that can reach Cloudflare
 }
 
-func newRootCmd(d *deps) *cobra.Command {
+// command is one of edgeconf's top-level commands.
+type command struct {
+	name   string
+	config bool // reads the configuration: gets -c/--config and --env
+	build  func(*deps, *globalOptions) *cobra.Command
+}
+
+// commands lists every top-level command in the order help shows them.
+var commands = []command{
+	{"validate", true, func(d *deps, g *globalOptions) *cobra.Command { return newValidateCmd(d, g, nil) }},
+	{"get", true, func(d *deps, g *globalOptions) *cobra.Command { return newGetCmd(d, g, nil) }},
+	{"flags", true, newFlagsCmd},
+	{"override", true, newOverrideCmd},
+	{"kv", true, newKVCmd},
+	{"r2", true, newR2Cmd},
+	{"d1", true, newD1Cmd},
+	{"ws", true, newWsCmd},
+	{"build", true, newBuildCmd},
+	{"dev", true, newDevCmd},
+	{"deploy", true, newDeployCmd},
+	{"rollback", true, newRollbackCmd},
+	{"versions", true, newVersionsCmd},
+	{"deployments", true, newDeploymentsCmd},
+	{"serve", true, newServeCmd},
+	{"monitor", true, newMonitorCmd},
+	{"alerts", true, newAlertsCmd},
+	{"wrangler", true, newWranglerCmd},
+	{"schema", false, func(d *deps, _ *globalOptions) *cobra.Command { return newSchemaCmd(d, nil) }},
+	{"emulate", false, newEmulateCmd},
+	{"version", false, func(d *deps, _ *globalOptions) *cobra.Command { return newVersionCmd(d) }},
+}
+
+// commandNames returns the names of the top-level commands.
+func commandNames() []string {
+	names := make([]string, len(commands))
+	for i, c := range commands {
+		names[i] = c.name
+	}
+	return names
+}
+
+// newRootCmd builds the command tree for args, the command line without the
+// program name (nil builds every command).
+func newRootCmd(d *deps, args []string) *cobra.Command {
 	g := &globalOptions{}
 	var showVersion bool
 	root := &cobra.Command{
@@ -181,38 +225,23 @@ something absent is not an error.`,
 	// elimination for the whole binary (+12 MB; issue 12).
 	root.Flags().BoolVarP(&showVersion, "version", "v", false, "version for edgeconf")
 
-	// Every command is registered here. Commands that read the
+	// Every command is registered here (commands). Commands that read the
 	// configuration get -c/--config and --env (g.addConfigFlags); those
-	// that read a store also add g.target's flags themselves.
-	withConfig := []*cobra.Command{
-		newValidateCmd(d, g, nil),
-		newGetCmd(d, g, nil),
-		newFlagsCmd(d, g),
-		newOverrideCmd(d, g),
-		newKVCmd(d, g),
-		newR2Cmd(d, g),
-		newD1Cmd(d, g),
-		newWsCmd(d, g),
-		newBuildCmd(d, g),
-		newDevCmd(d, g),
-		newDeployCmd(d, g),
-		newRollbackCmd(d, g),
-		newVersionsCmd(d, g),
-		newDeploymentsCmd(d, g),
-		newServeCmd(d, g),
-		newMonitorCmd(d, g),
-		newAlertsCmd(d, g),
-		newWranglerCmd(d, g),
+	// that read a store also add g.target's flags themselves. A command
+	// line that starts with a command's name builds only that command's
+	// tree: building all of them, with their flags, is about a millisecond
+	// of every run's start-up (issue 12). Anything else (help, completion,
+	// a root flag, a typo that wants "Did you mean") builds them all.
+	for _, c := range commands {
+		if len(args) > 0 && args[0] != c.name && slices.Contains(commandNames(), args[0]) {
+			continue
+		}
+		cmd := c.build(d, g)
+		if c.config {
+			g.addConfigFlags(cmd.PersistentFlags())
+		}
+		root.AddCommand(cmd)
 	}
-	for _, c := range withConfig {
-		g.addConfigFlags(c.PersistentFlags())
-	}
-	root.AddCommand(withConfig...)
-	root.AddCommand(
-		newSchemaCmd(d, nil),
-		newEmulateCmd(d, g),
-		newVersionCmd(d),
-	)
 	suggestSubcommands(root)
 	return root
 }

@@ -169,8 +169,14 @@ func (d *DB) Batch(ctx context.Context, stmts []d1.Statement) ([]d1.Result, erro
 		}
 	}()
 	out := make([]d1.Result, 0, len(stmts))
+	// total_changes() before each statement is the one read after the last.
+	var changes int64
+	if err := conn.QueryRowContext(ctx, "SELECT total_changes()").Scan(&changes); err != nil {
+		return nil, fmt.Errorf("d1 local %s: %w", d.path, err)
+	}
 	for i, s := range stmts {
-		r, err := run(ctx, conn, s)
+		var r d1.Result
+		r, changes, err = run(ctx, conn, s, changes)
 		if err != nil {
 			return nil, sqlError(err, i)
 		}
@@ -183,21 +189,19 @@ func (d *DB) Batch(ctx context.Context, stmts []d1.Statement) ([]d1.Result, erro
 	return out, nil
 }
 
-func run(ctx context.Context, conn *sql.Conn, s d1.Statement) (d1.Result, error) {
-	var before int64
-	if err := conn.QueryRowContext(ctx, "SELECT total_changes()").Scan(&before); err != nil {
-		return d1.Result{}, err
-	}
+// run runs one statement; before is total_changes() before it, and the
+// value after it is returned for the next statement.
+func run(ctx context.Context, conn *sql.Conn, s d1.Statement, before int64) (d1.Result, int64, error) {
 	start := time.Now()
 	rows, err := conn.QueryContext(ctx, s.SQL, s.Params...)
 	if err != nil {
-		return d1.Result{}, err
+		return d1.Result{}, 0, err
 	}
 	r := d1.Result{Rows: [][]any{}}
 	r.Columns, err = rows.Columns()
 	if err != nil {
 		rows.Close()
-		return d1.Result{}, err
+		return d1.Result{}, 0, err
 	}
 	for rows.Next() {
 		vals := make([]any, len(r.Columns))
@@ -207,7 +211,7 @@ func run(ctx context.Context, conn *sql.Conn, s d1.Statement) (d1.Result, error)
 		}
 		if err := rows.Scan(ptrs...); err != nil {
 			rows.Close()
-			return d1.Result{}, err
+			return d1.Result{}, 0, err
 		}
 		for i, v := range vals {
 			switch x := v.(type) {
@@ -224,15 +228,15 @@ func run(ctx context.Context, conn *sql.Conn, s d1.Statement) (d1.Result, error)
 		r.Rows = append(r.Rows, vals)
 	}
 	if err := rows.Close(); err != nil {
-		return d1.Result{}, err
+		return d1.Result{}, 0, err
 	}
 	if err := rows.Err(); err != nil {
-		return d1.Result{}, err
+		return d1.Result{}, 0, err
 	}
 	r.Meta.Duration = time.Since(start)
 	var after int64
 	if err := conn.QueryRowContext(ctx, "SELECT total_changes(), last_insert_rowid()").Scan(&after, &r.Meta.LastRowID); err != nil {
-		return d1.Result{}, err
+		return d1.Result{}, 0, err
 	}
 	if r.Columns == nil {
 		r.Columns = []string{}
@@ -240,7 +244,7 @@ func run(ctx context.Context, conn *sql.Conn, s d1.Statement) (d1.Result, error)
 	r.Meta.Changes = after - before
 	r.Meta.RowsWritten = r.Meta.Changes
 	r.Meta.RowsRead = int64(len(r.Rows))
-	return r, nil
+	return r, after, nil
 }
 
 // sqlError renders a SQLite error as D1 does: "no such table: x: SQLITE_ERROR".
