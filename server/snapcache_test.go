@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -129,4 +130,112 @@ func TestSnapshotCache(t *testing.T) {
 	if v := main(); v != "8091" {
 		t.Errorf("after the override expired, ports.main = %s, want the file's 8091", v)
 	}
+}
+
+// TestSnapshotCache_StaleWhileRevalidate: when only the poll interval has
+// passed, one reader resolves afresh while the others are answered at once
+// from the entry they had; a change made while that resolve runs is not
+// overwritten by its older result.
+func TestSnapshotCache_StaleWhileRevalidate(t *testing.T) {
+	clk := &fakeClock{t: time.Date(2026, 12, 5, 12, 0, 0, 0, time.UTC)}
+	doc, err := config.Parse(strings.NewReader("owner: team\ndomain: example.com\nports: { main: 8091, compliance: 3001, dashboard: 3000 }\n"), config.LoadOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	store := kvstore.NewMemory(clk.Now)
+	mgr := func() *overrides.Manager {
+		return overrides.New(overrides.Options{Store: store, Doc: doc, Now: clk.Now, By: "cli"})
+	}
+	// gate, when set, holds the next session's Close (after its resolve)
+	// until it is closed; entered says the session got there.
+	var gate atomic.Pointer[chan struct{}]
+	entered := make(chan struct{}, 1)
+	s, err := New(Options{
+		Open: func(context.Context, bool, string) (*Session, error) {
+			return &Session{Manager: mgr(), Target: "memory", Close: func() error {
+				if ch := gate.Swap(nil); ch != nil {
+					entered <- struct{}{}
+					<-*ch
+				}
+				return nil
+			}}, nil
+		},
+		AdminToken: "admin-token-0123456789", Hosts: []string{"example.test"}, Poll: time.Minute, Now: clk.Now,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	do := func(method, path, body string) (string, error) {
+		req := httptest.NewRequest(method, "http://example.test"+path, strings.NewReader(body))
+		req.Header.Set("Authorization", "Bearer admin-token-0123456789")
+		if body != "" {
+			req.Header.Set("Content-Type", "application/json")
+		}
+		w := httptest.NewRecorder()
+		s.Handler().ServeHTTP(w, req)
+		if w.Code != http.StatusOK {
+			return "", fmt.Errorf("%s %s: %d %s", method, path, w.Code, w.Body)
+		}
+		return w.Body.String(), nil
+	}
+	main := func() (string, error) {
+		body, err := do("GET", "/api/v1/config", "")
+		if err != nil {
+			return "", err
+		}
+		i := strings.Index(body, `"path":"ports.main","value":`)
+		if i < 0 {
+			return "", fmt.Errorf("no ports.main in %s", body)
+		}
+		rest := body[i+len(`"path":"ports.main","value":`):]
+		return rest[:strings.IndexAny(rest, ",}")], nil
+	}
+	type result struct {
+		v   string
+		err error
+	}
+	background := func() chan result {
+		out := make(chan result, 1)
+		go func() { v, err := main(); out <- result{v, err} }()
+		return out
+	}
+	want := func(what string, got result, v string) {
+		t.Helper()
+		if got.err != nil || got.v != v {
+			t.Errorf("%s: ports.main = %q (%v), want %s", what, got.v, got.err, v)
+		}
+	}
+	first, err := main()
+	want("first read", result{first, err}, "8091")
+
+	// A change behind the server's back, then the poll interval passes.
+	if _, err := mgr().Set(context.Background(), "ports.main", 9002, overrides.SetOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	clk.Advance(time.Minute)
+	release := make(chan struct{})
+	gate.Store(&release)
+	refresher := background()
+	<-entered // the refresher has resolved and holds its session
+	v, err := main()
+	want("a read while another refreshes (answered from the entry it had)", result{v, err}, "8091")
+	close(release)
+	want("the refreshing read", <-refresher, "9002")
+	v, err = main()
+	want("the read after the refresh", result{v, err}, "9002")
+
+	// A change through the server while a refresh is under way: the
+	// refresh's older result must not replace what the change dropped.
+	clk.Advance(time.Minute)
+	release = make(chan struct{})
+	gate.Store(&release)
+	refresher = background()
+	<-entered
+	if _, err := do("PUT", "/api/v1/overrides/ports.main", `{"value": 9005}`); err != nil {
+		t.Fatal(err)
+	}
+	close(release)
+	want("the refreshing read that a change overtook", <-refresher, "9005")
+	v, err = main()
+	want("the read after the change", result{v, err}, "9005")
 }
