@@ -19,8 +19,10 @@
 #           its next request as soon as the last one is answered (vegeta
 #           -rate=0 -workers=CONC -max-workers=CONC), for DURATION (default
 #           10s): requests/s, p50, p99, max;
-#        b. paced: RATE requests/s (default 100) spread over up to CONC
-#           clients for DURATION: p50, p99 when the server is not saturated;
+#        b. paced: CONC clients (default 200) sending RATE requests/s in all
+#           (default 2,000: each client 10 a second, a dashboard's polling
+#           many times over) for DURATION: p50, p99 when the server is not
+#           saturated;
 #        c. one client, one request at a time, for DURATION: p50, p99, and
 #           the server's CPU time per request (utime + stime from
 #           /proc/PID/stat over the run, divided by the requests).
@@ -38,12 +40,16 @@
 # every request by a 10 s timeout; the server is stopped on exit.
 #
 # Target (the issue's): p99 < 5 ms at 200 concurrent clients for
-# /api/v1/config and the flag evaluation. Exit status: 0 when both meet it
-# under saturation, 1 when one misses it, 2 when a tool is missing or a step
-# fails.
+# /api/v1/config and the flag evaluation, checked on the paced run (200
+# clients at RATE). Under saturation a closed loop keeps CONC requests in
+# flight, so the latency is CONC / throughput (Little's law): p99 < 5 ms
+# there would need over 40,000 req/s, which not even /healthz reaches on a
+# small machine that also runs the load generator; the saturation figures
+# are the capacity, recorded beside. Exit status: 0 when both routes meet the
+# target, 1 when one misses it, 2 when a tool is missing or a step fails.
 #
 # Environment (all optional):
-#   RUNS=10 DURATION=10s WARMUP=2s CONC=200 RATE=100 USERS=1000 PORT=18790
+#   RUNS=10 DURATION=10s WARMUP=2s CONC=200 RATE=2000 USERS=1000 PORT=18790
 #   BENCH_OUT=bench/out   where serve-*.txt (vegeta's reports) are written
 #   EDGECONF=path         an already built binary instead of building one
 #   VEGETA=path           vegeta, else bin/vegeta, else on PATH
@@ -56,7 +62,7 @@ runs="${RUNS:-10}"
 duration="${DURATION:-10s}"
 warmup="${WARMUP:-2s}"
 conc="${CONC:-200}"
-rate="${RATE:-100}"
+rate="${RATE:-2000}"
 users="${USERS:-1000}"
 port="${PORT:-18790}"
 out="${BENCH_OUT:-$repo/bench/out}"
@@ -239,7 +245,7 @@ for route in healthz config eval; do
 	o_cpu="$(awk -v a="$c0" -v b="$c1" -v n="$o_n" -v hz="$hz" 'BEGIN { printf "%.2f", (b - a) * 1000 / hz / n }')"
 	verdict="reference"
 	if [[ $route != healthz ]]; then
-		if awk -v p="$s_p99" -v t="$target_ms" 'BEGIN { exit !(p < t) }'; then verdict="PASS"; else verdict="MISS"; status=1; fi
+		if awk -v p="$p_p99" -v t="$target_ms" 'BEGIN { exit !(p < t) }'; then verdict="PASS"; else verdict="MISS"; status=1; fi
 	fi
 	printf '%-8s %9s %8s %8s %8s %9s %7s %7s %8s %7s %7s %8s   %s\n' "$route" "$s_rps" "$s_p50" "$s_p99" "$s_max" \
 		"$((peak / 1024))" "$p_rps" "$p_p50" "$p_p99" "$o_p50" "$o_p99" "$o_cpu" "$verdict" >>"$work/table"
@@ -249,9 +255,9 @@ rss_after="$(rss_kb "$serve_pid" VmRSS)"
 stop_serve
 
 echo
-echo "edgeconf serve on 127.0.0.1; saturation: $conc concurrent clients, closed loop, $duration; paced: $rate req/s over up to $conc clients, $duration; one: 1 client, $duration"
+echo "edgeconf serve on 127.0.0.1; saturation: $conc concurrent clients, closed loop, $duration; paced: $conc clients sending $rate req/s in all, $duration; one: 1 client, $duration"
 printf '%-8s %9s %8s %8s %8s %9s %7s %7s %8s %7s %7s %8s   %s\n' "" "sat" "" "" "" "" "paced" "" "" "one" "" "" ""
-printf '%-8s %9s %8s %8s %8s %9s %7s %7s %8s %7s %7s %8s   %s\n' route "req/s" "p50 ms" "p99 ms" "max ms" "peak MiB" "req/s" "p50 ms" "p99 ms" "p50 ms" "p99 ms" "CPU ms" "sat p99 < ${target_ms} ms"
+printf '%-8s %9s %8s %8s %8s %9s %7s %7s %8s %7s %7s %8s   %s\n' route "req/s" "p50 ms" "p99 ms" "max ms" "peak MiB" "req/s" "p50 ms" "p99 ms" "p50 ms" "p99 ms" "CPU ms" "paced p99 < ${target_ms} ms"
 cat "$work/table"
 echo "routes: healthz = GET /healthz (no token; reference), config = GET /api/v1/config," \
 	"eval = GET /api/v1/flags/premium/eval?user=u1..u$users"
