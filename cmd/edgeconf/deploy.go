@@ -162,24 +162,46 @@ func secretLookup(d *deps, file string) (func(string) (string, bool), error) {
 	}, nil
 }
 
-func runDeployPlan(ctx context.Context, d *deps, g *globalOptions, opts *deployOptions) error {
+// deployRun is what both deploy and deploy --plan start from: the
+// configuration, the account, the secrets' source and the plan.
+type deployRun struct {
+	ctx    context.Context
+	cancel context.CancelFunc
+	doc    *config.Document
+	client *cloudflare.Client
+	secret func(string) (string, bool)
+	prep   *deploy.Prepared
+}
+
+// prepareDeploy loads the configuration, reaches the account and computes
+// the plan; the caller must call cancel.
+func prepareDeploy(ctx context.Context, d *deps, g *globalOptions, opts *deployOptions) (*deployRun, error) {
 	secret, err := secretLookup(d, opts.SecretsFile)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	ctx, cancel, doc, client, err := deployTarget(ctx, d, g, opts.Timeout)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	defer cancel()
 	prep, err := deploy.Prepare(ctx, deploy.PrepareOptions{
 		Doc: doc, API: client,
 		SecretAvailable: func(name string) bool { _, ok := secret(name); return ok },
 	})
 	if err != nil {
-		return failed(err)
+		cancel()
+		return nil, failed(err)
 	}
-	p := prep.Plan
+	return &deployRun{ctx: ctx, cancel: cancel, doc: doc, client: client, secret: secret, prep: prep}, nil
+}
+
+func runDeployPlan(ctx context.Context, d *deps, g *globalOptions, opts *deployOptions) error {
+	run, err := prepareDeploy(ctx, d, g, opts)
+	if err != nil {
+		return err
+	}
+	defer run.cancel()
+	p := run.prep.Plan
 	if opts.Output.Value == "json" {
 		err = p.WriteJSON(d.Stdout)
 	} else {
@@ -197,22 +219,12 @@ func runDeployPlan(ctx context.Context, d *deps, g *globalOptions, opts *deployO
 }
 
 func runDeploy(ctx context.Context, d *deps, g *globalOptions, opts *deployOptions) error {
-	secret, err := secretLookup(d, opts.SecretsFile)
+	run, err := prepareDeploy(ctx, d, g, opts)
 	if err != nil {
 		return err
 	}
-	ctx, cancel, doc, client, err := deployTarget(ctx, d, g, opts.Timeout)
-	if err != nil {
-		return err
-	}
-	defer cancel()
-	prep, err := deploy.Prepare(ctx, deploy.PrepareOptions{
-		Doc: doc, API: client,
-		SecretAvailable: func(name string) bool { _, ok := secret(name); return ok },
-	})
-	if err != nil {
-		return failed(err)
-	}
+	defer run.cancel()
+	ctx, doc, client, secret, prep := run.ctx, run.doc, run.client, run.secret, run.prep
 	if opts.Output.Value == "table" {
 		if err := prep.Plan.WriteText(d.Stderr); err != nil {
 			return failed(err)
