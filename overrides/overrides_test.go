@@ -422,3 +422,53 @@ func reportLines(r *report.Report) string {
 	}
 	return b.String()
 }
+
+// A resolve that finds what the last-known-good copy already holds does not
+// write it again; the copy counts as confirmed at that time, so its age is
+// measured from the last confirmation. A change is written.
+func TestResolve_LastKnownGoodUnchangedIsConfirmedNotRewritten(t *testing.T) {
+	f := newFixture(t, "")
+	ctx := context.Background()
+	mustSet(t, f, "owner", "team-a", overrides.SetOptions{})
+	if _, err := f.m.Resolve(ctx); err != nil {
+		t.Fatal(err)
+	}
+	first, err := os.Stat(f.lkg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := os.ReadFile(f.lkg)
+
+	*f.now = f.now.Add(10 * time.Minute)
+	if _, err := f.m.Resolve(ctx); err != nil {
+		t.Fatal(err)
+	}
+	second, err := os.Stat(f.lkg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !os.SameFile(first, second) {
+		t.Error("an unchanged configuration was written again (the copy was replaced)")
+	}
+	if b, _ := os.ReadFile(f.lkg); !bytes.Equal(b, body) {
+		t.Errorf("the unchanged copy's content changed:\n%s\nwas\n%s", b, body)
+	}
+	confirmed := t0.Add(10 * time.Minute)
+	broken := overrides.New(overrides.Options{Store: failing{f.store}, Doc: loadSeed(t, ""), Now: func() time.Time { return confirmed.Add(time.Hour) }, LKGPath: f.lkg})
+	snap, err := broken.Resolve(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if age := snap.Age(confirmed.Add(time.Hour)); age != time.Hour {
+		t.Errorf("age of the copy = %v, want 1h (since it was last confirmed)", age)
+	}
+
+	*f.now = f.now.Add(time.Minute)
+	mustSet(t, f, "owner", "team-b", overrides.SetOptions{})
+	if _, err := f.m.Resolve(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if b, _ := os.ReadFile(f.lkg); !bytes.Contains(b, []byte(`"owner": "team-b"`)) {
+		t.Errorf("a changed configuration was not written:\n%s", b)
+	}
+}
