@@ -113,6 +113,10 @@ type Server struct {
 	version atomic.Uint64 // bumped at every change seen
 	metrics metrics
 	snaps   snapCache
+	// ready is closed once Run has taken its first look at the store: a
+	// stream opened after that is told of every later change.
+	ready     chan struct{}
+	readyOnce sync.Once
 }
 
 type event struct {
@@ -143,7 +147,7 @@ func New(o Options) (*Server, error) {
 	if o.Assets == nil {
 		o.Assets = web.Assets()
 	}
-	s := &Server{o: o, mux: http.NewServeMux(), cop: http.NewCrossOriginProtection(), hosts: map[string]bool{}, clients: map[chan event]bool{}}
+	s := &Server{o: o, mux: http.NewServeMux(), cop: http.NewCrossOriginProtection(), hosts: map[string]bool{}, clients: map[chan event]bool{}, ready: make(chan struct{})}
 	for _, h := range o.Hosts {
 		s.hosts[strings.ToLower(h)] = true
 	}
@@ -338,7 +342,8 @@ func (s *Server) session(r *http.Request, write bool) (*Session, error) {
 }
 
 // Run watches the store and the monitor for changes and pushes them to the
-// event streams, until ctx ends.
+// event streams, until ctx ends. The event stream answers only once Run has
+// looked at the store, so Run must be running for /api/v1/events.
 func (s *Server) Run(ctx context.Context) error {
 	t := time.NewTicker(s.o.Poll)
 	defer t.Stop()
@@ -350,6 +355,7 @@ func (s *Server) Run(ctx context.Context) error {
 			}
 			last, seen = fp, true
 		}
+		s.readyOnce.Do(func() { close(s.ready) })
 		select {
 		case <-ctx.Done():
 			return ctx.Err()
@@ -423,6 +429,17 @@ func (s *Server) events(w http.ResponseWriter, r *http.Request) error {
 	h := w.Header()
 	h.Set("Content-Type", "text/event-stream")
 	h.Set("Cache-Control", "no-store")
+	// hello promises every later change: wait until Run has seen the
+	// store once, or a change made now would be taken for its first look.
+	select {
+	case <-s.ready:
+	default:
+		select {
+		case <-s.ready:
+		case <-r.Context().Done():
+			return nil
+		}
+	}
 	w.WriteHeader(http.StatusOK)
 	fmt.Fprintf(w, "retry: 1000\nevent: hello\ndata: {\"seq\":%d}\n\n", s.version.Load())
 	fl.Flush()

@@ -239,3 +239,44 @@ func TestSnapshotCache_StaleWhileRevalidate(t *testing.T) {
 	v, err = main()
 	want("the read after the change", result{v, err}, "9005")
 }
+
+// TestEvents_HelloWaitsForRun: the hello of an event stream promises every
+// later change, so it is not sent before Run has taken its first look at
+// the store (a change made in between would be taken for the starting
+// state and never announced).
+func TestEvents_HelloWaitsForRun(t *testing.T) {
+	doc, err := config.Parse(strings.NewReader("owner: team\ndomain: example.com\n"), config.LoadOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	store := kvstore.NewMemory(time.Now)
+	s, err := New(Options{
+		Open: func(context.Context, bool, string) (*Session, error) {
+			return &Session{Manager: overrides.New(overrides.Options{Store: store, Doc: doc}), Target: "memory", Close: func() error { return nil }}, nil
+		},
+		AdminToken: "admin-token-0123456789", Hosts: []string{"example.test"},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	open := func(ctx context.Context) string {
+		req := httptest.NewRequest("GET", "http://example.test/api/v1/events", nil).WithContext(ctx)
+		req.Header.Set("Authorization", "Bearer admin-token-0123456789")
+		w := httptest.NewRecorder()
+		s.Handler().ServeHTTP(w, req)
+		return w.Body.String()
+	}
+	gone, cancel := context.WithCancel(context.Background())
+	cancel() // the client leaves: the handler returns instead of waiting
+	if body := open(gone); strings.Contains(body, "hello") {
+		t.Fatalf("hello sent before Run looked at the store: %q", body)
+	}
+	ctx, stop := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- s.Run(ctx) }()
+	defer func() { stop(); <-done }()
+	<-s.ready // Run's first look
+	if body := open(gone); !strings.Contains(body, "event: hello") {
+		t.Errorf("after Run's first look, no hello: %q", body)
+	}
+}
