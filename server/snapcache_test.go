@@ -28,6 +28,37 @@ func (c *fakeClock) Advance(d time.Duration) {
 	c.mu.Unlock()
 }
 
+// callAPI sends one request to s with the admin token and returns the body
+// of a 200, else an error naming the status.
+func callAPI(s *Server, method, path, body string) (string, error) {
+	req := httptest.NewRequest(method, "http://example.test"+path, strings.NewReader(body))
+	req.Header.Set("Authorization", "Bearer admin-token-0123456789")
+	if body != "" {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	w := httptest.NewRecorder()
+	s.Handler().ServeHTTP(w, req)
+	if w.Code != http.StatusOK {
+		return "", fmt.Errorf("%s %s: %d %s", method, path, w.Code, w.Body)
+	}
+	return w.Body.String(), nil
+}
+
+// portsMain reads ports.main from GET /api/v1/config.
+func portsMain(s *Server) (string, error) {
+	body, err := callAPI(s, "GET", "/api/v1/config", "")
+	if err != nil {
+		return "", err
+	}
+	const key = `"path":"ports.main","value":`
+	i := strings.Index(body, key)
+	if i < 0 {
+		return "", fmt.Errorf("no ports.main in %s", body)
+	}
+	rest := body[i+len(key):]
+	return rest[:strings.IndexAny(rest, ",}")], nil
+}
+
 // TestSnapshotCache: reads share one resolved configuration instead of
 // opening the store each time; a change through the server is seen by the
 // next read; a change behind its back (the CLI) at the latest after one
@@ -56,27 +87,19 @@ func TestSnapshotCache(t *testing.T) {
 	}
 	do := func(method, path, body string) string {
 		t.Helper()
-		req := httptest.NewRequest(method, "http://example.test"+path, strings.NewReader(body))
-		req.Header.Set("Authorization", "Bearer admin-token-0123456789")
-		if body != "" {
-			req.Header.Set("Content-Type", "application/json")
+		out, err := callAPI(s, method, path, body)
+		if err != nil {
+			t.Fatal(err)
 		}
-		w := httptest.NewRecorder()
-		s.Handler().ServeHTTP(w, req)
-		if w.Code != http.StatusOK {
-			t.Fatalf("%s %s: %d %s", method, path, w.Code, w.Body)
-		}
-		return w.Body.String()
+		return out
 	}
 	main := func() string {
 		t.Helper()
-		body := do("GET", "/api/v1/config", "")
-		i := strings.Index(body, `"path":"ports.main","value":`)
-		if i < 0 {
-			t.Fatalf("no ports.main in %s", body)
+		v, err := portsMain(s)
+		if err != nil {
+			t.Fatal(err)
 		}
-		rest := body[i+len(`"path":"ports.main","value":`):]
-		return rest[:strings.IndexAny(rest, ",}")]
+		return v
 	}
 
 	if v := main(); v != "8091" {
@@ -165,31 +188,8 @@ func TestSnapshotCache_StaleWhileRevalidate(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	do := func(method, path, body string) (string, error) {
-		req := httptest.NewRequest(method, "http://example.test"+path, strings.NewReader(body))
-		req.Header.Set("Authorization", "Bearer admin-token-0123456789")
-		if body != "" {
-			req.Header.Set("Content-Type", "application/json")
-		}
-		w := httptest.NewRecorder()
-		s.Handler().ServeHTTP(w, req)
-		if w.Code != http.StatusOK {
-			return "", fmt.Errorf("%s %s: %d %s", method, path, w.Code, w.Body)
-		}
-		return w.Body.String(), nil
-	}
-	main := func() (string, error) {
-		body, err := do("GET", "/api/v1/config", "")
-		if err != nil {
-			return "", err
-		}
-		i := strings.Index(body, `"path":"ports.main","value":`)
-		if i < 0 {
-			return "", fmt.Errorf("no ports.main in %s", body)
-		}
-		rest := body[i+len(`"path":"ports.main","value":`):]
-		return rest[:strings.IndexAny(rest, ",}")], nil
-	}
+	do := func(method, path, body string) (string, error) { return callAPI(s, method, path, body) }
+	main := func() (string, error) { return portsMain(s) }
 	type result struct {
 		v   string
 		err error
