@@ -67,29 +67,7 @@ func TestSet_SIGKILLLeavesEveryRevisionAudited(t *testing.T) {
 			t.Fatalf("round %d: open after the kill: %v", round, err)
 		}
 		m := overrides.New(overrides.Options{Store: s.KV("CONFIG"), Doc: doc})
-		hist, err := m.History(ctx, path)
-		if err != nil {
-			t.Fatal(err)
-		}
-		audited := map[int64]int{}
-		for _, h := range hist {
-			if h.Action == "set" {
-				audited[h.Rev]++
-			}
-		}
-		if cur, err := m.Get(ctx, path); err == nil && audited[cur.Rev] != 1 {
-			t.Errorf("round %d: current revision %d has %d audit records, want 1", round, cur.Rev, audited[cur.Rev])
-		}
-		for rev := range acked {
-			if audited[rev] != 1 {
-				t.Errorf("round %d: acknowledged revision %d has %d audit records, want 1", round, rev, audited[rev])
-			}
-		}
-		for rev, n := range audited {
-			if n > 1 {
-				t.Errorf("round %d: revision %d handed out %d times", round, rev, n)
-			}
-		}
+		checkAudited(t, ctx, m, path, acked, round)
 		if err := s.Close(); err != nil {
 			t.Fatal(err)
 		}

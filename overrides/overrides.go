@@ -357,13 +357,7 @@ func (m *Manager) check(ctx context.Context, path string, value any, current []R
 	}
 	if len(findings) == 0 {
 		old := invalidSet(config.Validate(before, config.ValidateOptions{Now: m.o.Now()}))
-		for _, e := range config.Validate(after, config.ValidateOptions{Now: m.o.Now()}).Config {
-			for _, f := range e.Findings {
-				if f.Severity == report.Invalid && !old[f.Path+"\x00"+f.Message] {
-					findings = append(findings, f)
-				}
-			}
-		}
+		findings = m.newInvalid(after, old)
 	}
 	if len(findings) > 0 {
 		return &RefusedError{Path: path, Findings: findings}
@@ -656,15 +650,7 @@ func (m *Manager) recheck(ctx context.Context, rec Record, known map[string]bool
 		return fmt.Errorf("override %s written (rev %d); reading the overrides back failed: %w", rec.Path, rec.Rev, err)
 	}
 	doc, _ := m.o.Doc.Apply(toOverrides(current, ""))
-	var findings []report.Finding
-	for _, e := range config.Validate(doc, config.ValidateOptions{Now: m.o.Now()}).Config {
-		for _, f := range e.Findings {
-			if f.Severity == report.Invalid && !known[f.Path+"\x00"+f.Message] {
-				findings = append(findings, f)
-			}
-		}
-	}
-	if len(findings) > 0 {
+	if findings := m.newInvalid(doc, known); len(findings) > 0 {
 		return &ConflictError{Record: rec, Findings: findings}
 	}
 	return nil
@@ -867,4 +853,18 @@ func (m *Manager) resolveRef(ctx context.Context, r refs.Ref) (any, error) {
 		return v, nil
 	}
 	return strings.TrimSpace(string(res.Value)), nil
+}
+
+// newInvalid returns doc's Invalid findings that known (an invalidSet)
+// does not hold.
+func (m *Manager) newInvalid(doc *config.Document, known map[string]bool) []report.Finding {
+	var findings []report.Finding
+	for _, e := range config.Validate(doc, config.ValidateOptions{Now: m.o.Now()}).Config {
+		for _, f := range e.Findings {
+			if f.Severity == report.Invalid && !known[f.Path+"\x00"+f.Message] {
+				findings = append(findings, f)
+			}
+		}
+	}
+	return findings
 }
