@@ -5,7 +5,10 @@
 # importing every third-party package edgeconf imports (what the dependency
 # set costs every command) and `edgeconf --help`.
 #
-# All five run as whole processes in one run: edgeconf validate checks the
+# A sixth reference row runs edgeconf built with the startupfloor tag, which
+# exits before main: what every command pays before any work of its own.
+#
+# All six run as whole processes in one run: edgeconf validate checks the
 # repository's cloudflare-config.yaml, wrangler its equivalent
 # bench/testdata/wrangler.toml (with worker/index.js), the check a Cloudflare
 # user runs today. The machines are small and shared, so the commands
@@ -98,6 +101,10 @@ sed 's#^module .*#module depsonly#' "$repo/go.mod" >"$work/deps/go.mod"
 cp "$repo/go.sum" "$work/deps/"
 (cd "$work/deps" && CGO_ENABLED=0 go build -mod=mod -trimpath -ldflags='-s -w' -o "$work/deps-only" .) || die "building the dependency floor failed"
 
+# --- the start-up floor: edgeconf exiting as package main initialises ------
+(cd "$repo" && CGO_ENABLED=0 go build -tags startupfloor -trimpath -ldflags='-s -w' -o "$work/edgeconf-floor" ./cmd/edgeconf) ||
+	die "building the start-up floor failed"
+
 # --- the wrangler project ---------------------------------------------------
 cp "$here/testdata/wrangler.toml" "$work/"
 cp -R "$here/testdata/worker" "$work/"
@@ -116,13 +123,14 @@ export WRANGLER_LOG_PATH="$work/logs"
 quote() { printf '%q ' "$@"; }
 hello_cmd="$(quote "$work/hello-world")"
 deps_cmd="$(quote "$work/deps-only")"
+floor_cmd="$(quote "$work/edgeconf-floor" --help)"
 help_cmd="$(quote "$edgeconf" --help)"
 validate_cmd="$(quote "$edgeconf" validate -c "$config" -o json)"
 wrangler_cmd="$(quote "$wrangler" deploy --dry-run --config "$work/wrangler.toml" --outdir "$work/dist")"
 
 # Run each once first so that a failure shows its own output.
 cd "$work"
-for cmd in "$hello_cmd" "$deps_cmd" "$help_cmd" "$validate_cmd" "$wrangler_cmd"; do
+for cmd in "$hello_cmd" "$deps_cmd" "$floor_cmd" "$help_cmd" "$validate_cmd" "$wrangler_cmd"; do
 	if ! output="$(eval "$cmd" 2>&1)"; then
 		printf '%s\n' "$output" >&2
 		die "this command failed: $cmd"
@@ -139,6 +147,7 @@ for round in $(seq "$rounds"); do
 	hyperfine -N --style basic --warmup "$w" --runs "$fast_runs" --export-json "$work/round-$round-go.json" \
 		--command-name "hello world (Go)" "$hello_cmd" \
 		--command-name "hello world + edgeconf's dependencies" "$deps_cmd" \
+		--command-name "edgeconf, exits before main (start-up floor)" "$floor_cmd" \
 		--command-name "edgeconf --help" "$help_cmd" \
 		--command-name "edgeconf validate" "$validate_cmd" | grep -E '^(Benchmark|  Time)'
 	hyperfine -N --style basic --warmup "$w" --runs "$runs" --export-json "$work/round-$round-wrangler.json" \
@@ -181,6 +190,7 @@ const lines = [
   ...results.map((r) => `| \`${r.command}\` | ${ms(r.median)} ms | ${ms(r.min)} ms | ${ms(r.max)} ms | ${r.runs} |`),
   "",
   ...checks.map(([text, ok]) => `${text}: ${ok ? "PASS" : "MISS"}`),
+  `the validate target leaves ${ms(by["wrangler deploy --dry-run"].median / Number(target))} ms per run; the start-up floor takes ${ms(by["edgeconf, exits before main (start-up floor)"].median)} ms of it`,
 ];
 fs.writeFileSync(path.join(out, "validate.md"), lines.join("\n") + "\n");
 fs.writeFileSync(path.join(out, "validate.json"),

@@ -115,6 +115,24 @@ func (k *KV) Get(ctx context.Context, key string) (kvstore.Entry, error) {
 	return kvstore.Entry{Key: key, Value: value, Metadata: md, Expiration: exp}, nil
 }
 
+// GetValue implements kvstore.ValueGetter: the value alone, one request.
+func (k *KV) GetValue(ctx context.Context, key string) ([]byte, error) {
+	if err := kvstore.CheckKey(key); err != nil {
+		return nil, err
+	}
+	if err := k.check(ctx); err != nil {
+		return nil, err
+	}
+	value, _, err := k.value(ctx, url.PathEscape(key))
+	switch {
+	case keyNotFound(err):
+		return nil, kvstore.NotFound(key)
+	case err != nil:
+		return nil, fmt.Errorf("kv get %q: %w", key, err)
+	}
+	return value, nil
+}
+
 func (k *KV) value(ctx context.Context, esc string) ([]byte, time.Time, error) {
 	res, err := k.c.send(ctx, http.MethodGet, k.path("values", esc), "", nil, "application/octet-stream")
 	if err != nil {

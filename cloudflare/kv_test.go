@@ -2,6 +2,7 @@ package cloudflare_test
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
@@ -173,5 +174,43 @@ func TestKV_TargetAndMissingNamespace(t *testing.T) {
 	}
 	if err := e.client.KV("").Put(ctx, "k", nil, kvstore.PutOptions{}); err == nil || !strings.Contains(err.Error(), cloudflare.EnvNamespaceID) {
 		t.Errorf("Put without a namespace id = %v", err)
+	}
+}
+
+// countingTransport counts the requests that reach the server.
+type countingTransport struct{ n atomic.Int64 }
+
+func (c *countingTransport) RoundTrip(r *http.Request) (*http.Response, error) {
+	c.n.Add(1)
+	return http.DefaultTransport.RoundTrip(r)
+}
+
+// TestKV_GetValueIsOneRequest: a value-only read (references, the D1
+// cache) costs one request where Get, which also reads the metadata,
+// costs two.
+func TestKV_GetValueIsOneRequest(t *testing.T) {
+	ct := &countingTransport{}
+	e := newEnv(t, envOptions{client: cloudflare.Options{HTTPClient: &http.Client{Transport: ct}}})
+	kv := e.namespace(t, "CONFIG")
+	ctx := context.Background()
+	if err := kv.Put(ctx, "k", []byte("v"), kvstore.PutOptions{Metadata: json.RawMessage(`{"rev":1}`)}); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name string
+		read func() ([]byte, error)
+		want int64
+	}{
+		{"Get", func() ([]byte, error) { en, err := kv.Get(ctx, "k"); return en.Value, err }, 2},
+		{"GetValue", func() ([]byte, error) { return kvstore.GetValue(ctx, kv, "k") }, 1},
+	} {
+		before := ct.n.Load()
+		v, err := tc.read()
+		if err != nil || string(v) != "v" {
+			t.Fatalf("%s = %q, %v", tc.name, v, err)
+		}
+		if got := ct.n.Load() - before; got != tc.want {
+			t.Errorf("%s sent %d requests, want %d", tc.name, got, tc.want)
+		}
 	}
 }

@@ -116,6 +116,28 @@ type Updater interface {
 	Update(ctx context.Context, key string, fn func(cur *Entry) ([]byte, PutOptions, error)) error
 }
 
+// ValueGetter is implemented by stores that read a value alone more
+// cheaply than a whole entry: on Cloudflare, Get is two requests (value and
+// metadata) and GetValue one. Call it through GetValue.
+type ValueGetter interface {
+	// GetValue returns the value at key, or an error wrapping ErrNotFound.
+	GetValue(ctx context.Context, key string) ([]byte, error)
+}
+
+// GetValue returns the value at key: through ValueGetter when s has it,
+// else through Get. Readers that need neither metadata nor expiration
+// (reference resolution, caches) use it.
+func GetValue(ctx context.Context, s Store, key string) ([]byte, error) {
+	if g, ok := s.(ValueGetter); ok {
+		return g.GetValue(ctx, key)
+	}
+	e, err := s.Get(ctx, key)
+	if err != nil {
+		return nil, err
+	}
+	return e.Value, nil
+}
+
 // Namer is implemented by stores that can say where they keep data, for
 // the "target" line commands print.
 type Namer interface {

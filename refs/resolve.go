@@ -129,11 +129,11 @@ func (rv *Resolver) fetchKV(ctx context.Context, r Ref) ([]byte, error) {
 	if !ok {
 		return nil, fmt.Errorf("%s: no KV namespace is bound as %s", r, r.Binding)
 	}
-	e, err := s.Get(ctx, r.Key)
+	v, err := kvstore.GetValue(ctx, s, r.Key)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", r, err) // errors.Is(err, kvstore.ErrNotFound) still holds
 	}
-	return e.Value, nil
+	return v, nil
 }
 
 func fetchWith(ctx context.Context, f Fetcher, r Ref) ([]byte, error) {

@@ -167,14 +167,14 @@ func readPrefix(ctx context.Context, st kvstore.Store, prefix string) ([][]byte,
 			if len(out) == MaxKeys {
 				return out, true, nil
 			}
-			e, err := st.Get(ctx, k.Name)
+			v, err := kvstore.GetValue(ctx, st, k.Name)
 			if errors.Is(err, kvstore.ErrNotFound) {
 				continue // expired since the listing
 			}
 			if err != nil {
 				return nil, false, err
 			}
-			out = append(out, e.Value)
+			out = append(out, v)
 		}
 		if page.Cursor == "" {
 			return out, false, nil

@@ -21,6 +21,7 @@
 package cache
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/base64"
@@ -124,8 +125,8 @@ func (c *Cache) Query(ctx context.Context, sql string, params ...any) (d1.Result
 	if err != nil {
 		return d1.Result{}, err
 	}
-	if e, err := c.kv.Get(ctx, key); err == nil {
-		if res, err := decode(e.Value); err == nil {
+	if v, err := kvstore.GetValue(ctx, c.kv, key); err == nil {
+		if res, err := decode(v); err == nil {
 			c.hits.Add(1)
 			return res, nil
 		}
@@ -296,58 +297,45 @@ func encode(res d1.Result) ([]byte, error) {
 
 func decode(b []byte) (d1.Result, error) {
 	var e struct {
-		Columns []string            `json:"columns"`
-		Rows    [][]json.RawMessage `json:"rows"`
-		Meta    d1.Meta             `json:"meta"`
+		Columns []string `json:"columns"`
+		Rows    [][]any  `json:"rows"`
+		Meta    d1.Meta  `json:"meta"`
 	}
-	if err := json.Unmarshal(b, &e); err != nil {
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.UseNumber() // integers stay exact
+	if err := dec.Decode(&e); err != nil {
 		return d1.Result{}, err
 	}
-	res := d1.Result{Columns: e.Columns, Rows: make([][]any, len(e.Rows)), Meta: e.Meta}
-	for i, row := range e.Rows {
-		r := make([]any, len(row))
-		for j, raw := range row {
-			v, err := uncell(raw)
+	for _, row := range e.Rows {
+		for j, c := range row {
+			v, err := uncell(c)
 			if err != nil {
 				return d1.Result{}, err
 			}
-			r[j] = v
+			row[j] = v
 		}
-		res.Rows[i] = r
 	}
-	return res, nil
+	return d1.Result{Columns: e.Columns, Rows: e.Rows, Meta: e.Meta}, nil
 }
 
-func uncell(raw json.RawMessage) (any, error) {
-	if len(raw) > 0 && raw[0] == '{' {
-		var o struct {
-			F  *float64 `json:"f"`
-			FS string   `json:"fs"`
-			B  *string  `json:"b"`
+// uncell reverses cell on a value decoded with UseNumber.
+func uncell(c any) (any, error) {
+	switch x := c.(type) {
+	case json.Number:
+		return x.Int64()
+	case map[string]any:
+		if f, ok := x["f"].(json.Number); ok {
+			return f.Float64()
 		}
-		if err := json.Unmarshal(raw, &o); err != nil {
-			return nil, err
+		if s, ok := x["b"].(string); ok {
+			return base64.StdEncoding.DecodeString(s)
 		}
-		switch {
-		case o.F != nil:
-			return *o.F, nil
-		case o.B != nil:
-			return base64.StdEncoding.DecodeString(*o.B)
-		case o.FS != "":
+		if s, ok := x["fs"].(string); ok {
 			var f float64
-			_, err := fmt.Sscan(o.FS, &f)
+			_, err := fmt.Sscan(s, &f)
 			return f, err
 		}
 		return nil, errors.New("bad cached cell")
 	}
-	var v any
-	dec := json.NewDecoder(strings.NewReader(string(raw)))
-	dec.UseNumber()
-	if err := dec.Decode(&v); err != nil {
-		return nil, err
-	}
-	if n, ok := v.(json.Number); ok {
-		return n.Int64()
-	}
-	return v, nil
+	return c, nil
 }

@@ -3,6 +3,7 @@ package cache_test
 import (
 	"context"
 	"errors"
+	"math"
 	"reflect"
 	"strings"
 	"testing"
@@ -160,13 +161,22 @@ func TestCache_HitMissInvalidate(t *testing.T) {
 
 func TestCache_TypesSurvive(t *testing.T) {
 	c, _, _, _ := setup(t)
-	for range 2 {
-		res, err := c.Query(context.Background(), "SELECT v, 2.0 AS f, 1e999 AS inf FROM a ORDER BY id")
+	const q = "SELECT v, 2.0 AS f, 1e999 AS inf, -1e999 AS ninf, 9007199254740993 AS big, -42 AS neg, 'text {\"f\":1}' AS s FROM a ORDER BY id"
+	var first d1.Result
+	for i := range 2 {
+		res, err := c.Query(context.Background(), q)
 		if err != nil {
 			t.Fatal(err)
 		}
-		if res.Rows[0][0] != 1.5 || !reflect.DeepEqual(res.Rows[1][0], []byte{0, 255}) || res.Rows[2][0] != nil || res.Rows[0][1] != 2.0 {
-			t.Fatalf("rows = %#v", res.Rows)
+		if res.Rows[0][0] != 1.5 || !reflect.DeepEqual(res.Rows[1][0], []byte{0, 255}) || res.Rows[2][0] != nil || res.Rows[0][1] != 2.0 ||
+			res.Rows[0][2] != math.Inf(1) || res.Rows[0][3] != math.Inf(-1) || res.Rows[0][4] != int64(9007199254740993) ||
+			res.Rows[0][5] != int64(-42) || res.Rows[0][6] != `text {"f":1}` {
+			t.Fatalf("read %d: rows = %#v", i, res.Rows)
+		}
+		if i == 0 {
+			first = res
+		} else if !reflect.DeepEqual(res.Rows, first.Rows) || !reflect.DeepEqual(res.Columns, first.Columns) {
+			t.Errorf("cached %#v, from the database %#v", res, first)
 		}
 	}
 	if s := c.Stats(); s.Hits != 1 {

@@ -92,6 +92,28 @@ func Run(t *testing.T, newHarness func(t *testing.T) Harness, opts Options) {
 		}
 	})
 
+	sub("GetValue", func(t *testing.T, h Harness) {
+		// kvstore.GetValue answers as Get does, through the store's
+		// cheaper value-only read when it has one.
+		_, direct := h.Store.(kvstore.ValueGetter)
+		t.Logf("value-only read: %v", direct)
+		mustPut(t, h.Store, "a/b?c d%&x=1#frag", []byte("with metadata"), kvstore.PutOptions{Metadata: json.RawMessage(`{"rev":7}`), TTL: time.Hour})
+		mustPut(t, h.Store, "empty", []byte{}, kvstore.PutOptions{})
+		for key, want := range map[string]string{"a/b?c d%&x=1#frag": "with metadata", "empty": ""} {
+			v, err := kvstore.GetValue(ctx, h.Store, key)
+			if err != nil || string(v) != want {
+				t.Errorf("GetValue(%q) = %q, %v; want %q", key, v, err, want)
+			}
+		}
+		if _, err := kvstore.GetValue(ctx, h.Store, "missing"); !errors.Is(err, kvstore.ErrNotFound) {
+			t.Errorf("GetValue(missing) = %v, want ErrNotFound", err)
+		}
+		var le *kvstore.LimitError
+		if _, err := kvstore.GetValue(ctx, h.Store, ".."); !errors.As(err, &le) || le.Limit != "key-name" {
+			t.Errorf("GetValue(..) = %v, want the key-name limit", err)
+		}
+	})
+
 	sub("GetMissing", func(t *testing.T, h Harness) {
 		_, err := h.Store.Get(ctx, "missing")
 		if !errors.Is(err, kvstore.ErrNotFound) {
