@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"reflect"
 	"strconv"
 	"strings"
 
@@ -111,11 +112,11 @@ func writeJSON(b *bytes.Buffer, n *yaml.Node) error {
 func (d *Document) tree() *yaml.Node {
 	c := d.Config
 	c.Proxy.URL = RedactURL(c.Proxy.URL)
-	var n yaml.Node
-	if err := n.Encode(c); err != nil {
-		panic(fmt.Sprintf("config: encode effective config: %v", err)) // the types always encode
+	n, ok := encodeNode(reflect.ValueOf(c))
+	if !ok {
+		panic("config: encode effective config: a field of a kind encodeNode does not know") // TestEncodeNode_* catch it
 	}
-	return &n
+	return n
 }
 
 // splitPath turns "a.b[2].c" or "a.b.2.c" into its elements.

@@ -96,7 +96,13 @@ func Start(ctx context.Context, o Options) (*Server, error) {
 	if err := checkPort(o.Listen); err != nil {
 		return nil, err
 	}
-	dir := filepath.Join(o.StateDir, "workerd")
+	// Absolute, because workerd runs in dir and reads the paths the
+	// configuration names from there: a relative state folder (the
+	// default, .edgeconf) would be looked up inside itself.
+	dir, err := filepath.Abs(filepath.Join(o.StateDir, "workerd"))
+	if err != nil {
+		return nil, fmt.Errorf("state folder: %w", err)
+	}
 	if err := os.MkdirAll(filepath.Join(dir, "do"), 0o700); err != nil {
 		return nil, fmt.Errorf("create %s: %w", dir, err)
 	}

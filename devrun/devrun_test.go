@@ -180,8 +180,13 @@ func startExampleWith(t *testing.T, store *kvstore.Memory, secrets map[string]st
 // and secrets.
 func startExampleOpen(t *testing.T, open devrun.OpenStore, secrets map[string]string) (*devrun.Server, *config.Document) {
 	t.Helper()
+	return startExampleIn(t, open, secrets, t.TempDir(), filepath.Join("..", config.DefaultFile))
+}
+
+func startExampleIn(t *testing.T, open devrun.OpenStore, secrets map[string]string, stateDir, configPath string) (*devrun.Server, *config.Document) {
+	t.Helper()
 	workerd := testtool.Require(t, "workerd", "make tools")
-	doc, err := config.Load(filepath.Join("..", config.DefaultFile), config.LoadOptions{})
+	doc, err := config.Load(configPath, config.LoadOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -195,7 +200,7 @@ func startExampleOpen(t *testing.T, open devrun.OpenStore, secrets map[string]st
 		t.Fatal(err)
 	}
 	srv, err := devrun.Start(context.Background(), devrun.Options{
-		Workerd: workerd, Script: res.Script, Listen: freeAddr(t), StateDir: t.TempDir(), Name: "quantum-dashboard",
+		Workerd: workerd, Script: res.Script, Listen: freeAddr(t), StateDir: stateDir, Name: "quantum-dashboard",
 		CompatibilityDate: "2025-01-01", KV: []devrun.KVNamespace{{Binding: "CONFIG", Open: open}},
 		DurableObjects: []devrun.DurableObject{{Binding: "SESSIONS", ClassName: "TerminalSession"}},
 		Vars:           map[string]string{"LOG_LEVEL": "info"}, VersionID: res.Revision, VersionTag: "test", Secrets: secrets,
@@ -232,6 +237,23 @@ func TestStart_ServesExampleWithOverrides(t *testing.T) {
 	}
 	if code, _, body := do(t, "GET", srv.URL+"/nope", "", nil); code != 404 || !strings.Contains(body, "not found") {
 		t.Errorf("unknown path: %d %s", code, body)
+	}
+}
+
+// TestStart_RelativeStateDir: the default state folder is relative
+// (.edgeconf beside the configuration, often the working folder); workerd
+// runs inside it and must still find its files.
+func TestStart_RelativeStateDir(t *testing.T) {
+	cfg, err := filepath.Abs(filepath.Join("..", config.DefaultFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	workerd := testtool.Require(t, "workerd", "make tools") // found from here, then on PATH
+	t.Setenv("PATH", filepath.Dir(workerd)+string(os.PathListSeparator)+os.Getenv("PATH"))
+	t.Chdir(t.TempDir())
+	srv, _ := startExampleIn(t, memOpen(kvstore.NewMemory(nil)), nil, ".edgeconf", cfg)
+	if code, _, body := do(t, "GET", srv.URL+"/healthz", "", nil); code != 200 {
+		t.Fatalf("healthz: %d %s", code, body)
 	}
 }
 
