@@ -9,6 +9,8 @@ import (
 	"strconv"
 	"strings"
 	"text/tabwriter"
+
+	"github.com/factory-wager/edgeconf/internal/termsafe"
 )
 
 // Output formats accepted by the Write functions.
@@ -39,7 +41,7 @@ func WriteList(w io.Writer, rows []Row, format string) error {
 		tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 		fmt.Fprintln(tw, "NAME\tENABLED\tROLLOUT\tALLOWED USERS\tSOURCE")
 		for _, r := range rows {
-			fmt.Fprintf(tw, "%s\t%t\t%s\t%d\t%s\n", r.Name, r.Enabled, percent(r.RolloutPercentage), r.AllowedUsers, orDash(r.Source))
+			fmt.Fprintf(tw, "%s\t%t\t%s\t%d\t%s\n", termsafe.String(r.Name), r.Enabled, percent(r.RolloutPercentage), r.AllowedUsers, termsafe.String(orDash(r.Source)))
 		}
 		return flush(tw)
 	}
@@ -53,7 +55,7 @@ func WriteEvaluation(w io.Writer, e Evaluation, format string) error {
 		return writeJSON(w, e)
 	case FormatTable, "":
 		tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-		fmt.Fprintf(tw, "flag\t%s\n", e.Flag)
+		fmt.Fprintf(tw, "flag\t%s\n", termsafe.String(e.Flag))
 		fmt.Fprintf(tw, "user\t%s\n", strconv.Quote(e.User))
 		fmt.Fprintf(tw, "enabled\t%t\n", e.Enabled)
 		fmt.Fprintf(tw, "reason\t%s\n", e.Reason)
@@ -76,7 +78,7 @@ func WriteSimulation(w io.Writer, s SimulateResult, format string) error {
 		return writeJSON(w, s)
 	case FormatTable, "":
 		tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-		fmt.Fprintf(tw, "flag\t%s (enabled: %t, rollout %s)\n", s.Flag, s.FlagEnabled, percent(s.RolloutPercentage))
+		fmt.Fprintf(tw, "flag\t%s (enabled: %t, rollout %s)\n", termsafe.String(s.Flag), s.FlagEnabled, percent(s.RolloutPercentage))
 		fmt.Fprintf(tw, "users\t%d\n", s.Users)
 		fmt.Fprintf(tw, "enabled\t%d (%.2f%%)\n", s.Enabled, s.EnabledPercent)
 		fmt.Fprintf(tw, "reasons\t%s\n", reasonCounts(s.Reasons))

@@ -146,3 +146,15 @@ func TestWrite_UnknownFormat(t *testing.T) {
 		t.Errorf("an unknown format wrote %q, want nothing", buf.String())
 	}
 }
+
+// A flag name from the file cannot repaint the terminal or forge a row.
+func TestWriteList_TableStripsControlCharacters(t *testing.T) {
+	var buf bytes.Buffer
+	rows := []Row{{Name: "bad\x1b[1mflag\nforged  true", Enabled: true, Source: "kv\r"}}
+	if err := WriteList(&buf, rows, FormatTable); err != nil {
+		t.Fatal(err)
+	}
+	if out := buf.String(); strings.ContainsAny(out, "\x1b\r") || strings.Count(out, "\n") != 2 || !strings.Contains(out, `bad\x1b[1mflag\x0aforged`) {
+		t.Errorf("table = %q", out)
+	}
+}

@@ -96,9 +96,9 @@ func colorize(s Status, text string, on bool) string {
 }
 
 func writeTable(w io.Writer, r *Report, opts WriteOptions) error {
-	title := r.Source.File
+	title := oneLine(r.Source.File)
 	if r.Source.Env != "" {
-		title += " (environment " + r.Source.Env + ")"
+		title += " (environment " + oneLine(r.Source.Env) + ")"
 	}
 	if opts.Color {
 		title = ansiBold + title + ansiReset
@@ -114,7 +114,7 @@ func writeTable(w io.Writer, r *Report, opts WriteOptions) error {
 	fmt.Fprintln(tw, "STATUS\tSECTION\tDETAILS")
 	rows := []Status{""} // the status of each line, "" for none
 	for _, e := range r.Config {
-		section := e.Section
+		section := oneLine(e.Section) // a section can be a name from the file
 		if e.KVOverride {
 			section += " (override)"
 		}
@@ -210,16 +210,17 @@ func writeMarkdown(w io.Writer, r *Report, opts WriteOptions) error {
 		verdict = "❌ fail"
 	}
 	var b strings.Builder
-	fmt.Fprintf(&b, "# Configuration report: %s\n\n", mdEscaper.Replace(r.Source.File))
+	fmt.Fprintf(&b, "# Configuration report: %s\n\n", mdEscaper.Replace(termsafe.String(r.Source.File)))
 	if r.Source.Env != "" {
-		fmt.Fprintf(&b, "Environment: `%s`  \n", r.Source.Env)
+		fmt.Fprintf(&b, "Environment: `%s`  \n", strings.ReplaceAll(termsafe.String(r.Source.Env), "`", "'"))
 	}
 	fmt.Fprintf(&b, "Owner: %s  \nGenerated: %s  \nResult: **%s**: %d sections, %d valid, %d invalid, %d warning(s)\n\n",
-		mdEscaper.Replace(orNone(r.Owner)), r.Timestamp.Format("2006-01-02T15:04:05Z07:00"), verdict, m.Total, m.Valid, m.Invalid, m.Warnings)
+		mdEscaper.Replace(termsafe.String(orNone(r.Owner))), r.Timestamp.Format("2006-01-02T15:04:05Z07:00"), verdict, m.Total, m.Valid, m.Invalid, m.Warnings)
 	b.WriteString("| Status | Section | Details | Tags |\n|---|---|---|---|\n")
 	for _, e := range r.Config {
 		icon := map[Status]string{Valid: "✅", Warning: "⚠️", Invalid: "❌"}[e.Status]
-		fmt.Fprintf(&b, "| %s %s | `%s` | %s | %s |\n", icon, e.Status, e.Section, mdEscaper.Replace(e.Details), strings.Join(e.Tags, ", "))
+		section := strings.ReplaceAll(mdEscaper.Replace(termsafe.String(e.Section)), "`", "'")
+		fmt.Fprintf(&b, "| %s %s | `%s` | %s | %s |\n", icon, e.Status, section, mdEscaper.Replace(termsafe.String(e.Details)), strings.Join(e.Tags, ", "))
 	}
 	_, err := io.WriteString(w, b.String())
 	return err

@@ -52,3 +52,29 @@ func TestWrite_TableStripsControlCharacters(t *testing.T) {
 		t.Errorf("table = %q", out)
 	}
 }
+
+// A section named from the file (a feature, an environment) and the file
+// name itself reach the table and the Markdown without their control
+// characters: no escape sequence, no forged row.
+func TestWrite_SectionsStripControlCharacters(t *testing.T) {
+	r := &report.Report{Version: report.Version, Source: report.Source{File: "c\x1b[1m.yaml", Env: "prod\r"}, Owner: "o\x07", Config: []report.Entry{
+		{Section: "features.bad\x1b[1mflag", Status: report.Valid, Details: "ok"},
+		{Section: "features.x\nInvalid  forged", Status: report.Invalid, Findings: []report.Finding{{Message: "m"}}},
+		{Section: "features.`x|y`", Status: report.Valid, Details: "d\x1b[2J"},
+	}}
+	for _, f := range []report.Format{report.Table, report.Markdown} {
+		var b bytes.Buffer
+		if err := report.Write(&b, r, f, report.WriteOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		out := b.String()
+		if strings.ContainsAny(out, "\x1b\r\x07") || !strings.Contains(out, `features.bad\x1b[1mflag`) {
+			t.Errorf("%s = %q", f, out)
+		}
+		for _, line := range strings.Split(out, "\n") {
+			if strings.HasPrefix(strings.TrimLeft(line, "| ❌"), "Invalid  forged") {
+				t.Errorf("%s: a line break in a section forged a row: %q", f, out)
+			}
+		}
+	}
+}
