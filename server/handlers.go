@@ -321,7 +321,7 @@ func (s *Server) audit(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return errorf(http.StatusServiceUnavailable, "list overrides: %v", err)
 	}
-	var all []overrides.AuditRecord
+	all := []overrides.AuditRecord{} // [] rather than null when there is none, like /overrides
 	for i, rec := range recs {
 		if i == maxHistoryPaths {
 			break

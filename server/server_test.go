@@ -241,6 +241,11 @@ func TestRefusals(t *testing.T) {
 // password never shows.
 func TestOverridesThroughTheAPI(t *testing.T) {
 	r := newRig(t, adminToken, readToken, nil)
+	for _, path := range []string{"/api/v1/overrides", "/api/v1/audit"} {
+		if code, body := r.do(t, "GET", path, readToken, ""); code != 200 || strings.TrimSpace(body) != "[]" {
+			t.Errorf("%s on an empty store: %d %q, want []", path, code, body)
+		}
+	}
 	code, body := r.do(t, "PUT", "/api/v1/overrides/features.premium.rolloutPercentage", adminToken, `{"value":40,"ttl":"2h"}`)
 	var rec struct {
 		Rev       int

@@ -39,7 +39,7 @@ func newD1Cmd(d *deps, g *globalOptions) *cobra.Command {
 its name (quantum-db).
 
 --local (the default) keeps each database in one SQLite file,
-$EDGECONF_STATE_DIR/d1/NAME.sqlite (default ./.edgeconf/d1/NAME.sqlite), in WAL
+$EDGECONF_STATE_DIR/d1/NAME.sqlite (default .edgeconf/d1/NAME.sqlite beside the configuration), in WAL
 mode; one process writes at a time. --remote uses Cloudflare's D1 REST API with
 CLOUDFLARE_API_TOKEN and CLOUDFLARE_ACCOUNT_ID (CLOUDFLARE_API_BASE_URL points
 at an emulator); the database is the binding's id, else looked up by name.

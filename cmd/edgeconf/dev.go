@@ -32,7 +32,7 @@ func newDevCmd(d *deps, g *globalOptions) *cobra.Command {
 open-source Workers runtime, on --listen (default 127.0.0.1:ports.main).
 
 Bindings are backed by the local state folder ($EDGECONF_STATE_DIR, else
-./.edgeconf): KV namespaces are its bbolt store, so "edgeconf override set"
+.edgeconf beside the configuration): KV namespaces are its bbolt store, so "edgeconf override set"
 changes what the Worker answers within dependencies.thresholds.refresh
 seconds, with no restart; Durable Objects keep their storage in
 STATE/workerd/do; vars come from the configuration; secrets from .dev.vars

@@ -58,6 +58,8 @@ same file resumes. Every command says on stderr which bucket it used.`,
 		RunE: func(cmd *cobra.Command, args []string) error { return cmd.Help() },
 	}
 	g.target.add(cmd.PersistentFlags())
+	cmd.PersistentFlags().Lookup("remote").Usage = "use R2 over its S3 API: needs R2_ACCESS_KEY_ID and R2_SECRET_ACCESS_KEY, and CLOUDFLARE_ACCOUNT_ID or R2_ENDPOINT (environment or .env)"
+	cmd.PersistentFlags().Lookup("timeout").Usage = "with --remote: give up on R2 after this long, retries included"
 	cmd.PersistentFlags().BoolVar(&o.RequesterPays, "requester-pays", false, "send x-amz-request-payer: requester (S3-compatible stores; R2 ignores it); set per binding with requesterPays")
 	cmd.AddCommand(newR2PutCmd(d, g, o), newR2GetCmd(d, g, o), newR2ListCmd(d, g, o), newR2RemoveCmd(d, g, o), newR2PresignCmd(d, g, o))
 	return cmd
