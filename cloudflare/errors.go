@@ -8,6 +8,8 @@ import (
 	"net/http"
 	"strings"
 	"time"
+
+	"github.com/factory-wager/edgeconf/kvstore"
 )
 
 // Error codes of the Cloudflare API that callers of this package branch on.
@@ -63,6 +65,11 @@ func (e *APIError) Error() string {
 		fmt.Fprintf(&b, " (after %d attempts)", e.Attempts)
 	}
 	return b.String()
+}
+
+// Is makes a refused token (401 or 403) match kvstore.ErrAccessDenied.
+func (e *APIError) Is(target error) bool {
+	return target == kvstore.ErrAccessDenied && (e.Status == http.StatusUnauthorized || e.Status == http.StatusForbidden)
 }
 
 // HasCode reports whether any of the body's errors has code.

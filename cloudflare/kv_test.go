@@ -214,3 +214,25 @@ func TestKV_GetValueIsOneRequest(t *testing.T) {
 		}
 	}
 }
+
+// TestKV_RefusedTokenIsAccessDenied: a wrong token matches
+// kvstore.ErrAccessDenied (readers do not ride it out on a saved copy);
+// a server error does not.
+func TestKV_RefusedTokenIsAccessDenied(t *testing.T) {
+	e := newEnv(t, envOptions{})
+	ns := e.namespace(t, "CONFIG")
+	bad, err := cloudflare.New(cloudflare.Options{BaseURL: e.srv.URL + "/client/v4", Token: "wrong-token-0123456789", AccountID: testAccount,
+		Retry: cloudflare.RetryPolicy{RequestsPerWindow: -1}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	kv := bad.KVNamespace(cloudflare.Namespace{ID: ns.NamespaceID(), Title: "CONFIG"})
+	if _, err := kv.List(context.Background(), kvstore.ListOptions{}); !errors.Is(err, kvstore.ErrAccessDenied) {
+		t.Errorf("List with a wrong token = %v, want ErrAccessDenied", err)
+	}
+	for status, want := range map[int]bool{401: true, 403: true, 404: false, 500: false, 429: false} {
+		if got := errors.Is(&cloudflare.APIError{Status: status}, kvstore.ErrAccessDenied); got != want {
+			t.Errorf("status %d: access denied = %v", status, got)
+		}
+	}
+}

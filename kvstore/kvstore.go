@@ -31,6 +31,12 @@ var ErrNotFound = errors.New("key not found")
 // between the read and the write and the caller's function refused to retry.
 var ErrConflict = errors.New("conflicting update")
 
+// ErrAccessDenied is matched (errors.Is) by a store's error when the store
+// refused the credentials (Cloudflare answers 401 or 403). It is a
+// configuration problem, not an outage: readers report it rather than
+// fall back to a saved copy.
+var ErrAccessDenied = errors.New("access denied")
+
 // LimitError says which Workers KV limit a call broke. Callers branch on it
 // with errors.As; Limit names the rule ("key-size", "value-size",
 // "metadata-size", "metadata-json", "ttl", "expiration", "key-name",

@@ -472,3 +472,28 @@ func TestResolve_LastKnownGoodUnchangedIsConfirmedNotRewritten(t *testing.T) {
 		t.Errorf("a changed configuration was not written:\n%s", b)
 	}
 }
+
+type refusing struct{ kvstore.Store }
+
+func (refusing) List(context.Context, kvstore.ListOptions) (kvstore.ListResult, error) {
+	return kvstore.ListResult{}, fmt.Errorf("cloudflare: 403 Forbidden: %w", kvstore.ErrAccessDenied)
+}
+
+// TestResolve_RefusedTokenDoesNotFallBack: the last-known-good copy rides
+// out outages, not a wrong token: a refused token is an error to fix.
+func TestResolve_RefusedTokenDoesNotFallBack(t *testing.T) {
+	f := newFixture(t, "")
+	ctx := context.Background()
+	mustSet(t, f, "owner", "team-a", overrides.SetOptions{})
+	if _, err := f.m.Resolve(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(f.lkg); err != nil {
+		t.Fatalf("no last-known-good copy: %v", err)
+	}
+	m := overrides.New(overrides.Options{Store: refusing{f.store}, Doc: loadSeed(t, ""), LKGPath: f.lkg})
+	snap, err := m.Resolve(ctx)
+	if !errors.Is(err, kvstore.ErrAccessDenied) || !strings.Contains(err.Error(), "token was refused") {
+		t.Fatalf("Resolve with a refused token = %v, %v; want the refusal, not the saved copy", snap, err)
+	}
+}

@@ -13,6 +13,7 @@ import (
 
 	"github.com/factory-wager/edgeconf/config"
 	"github.com/factory-wager/edgeconf/internal/atomicfile"
+	"github.com/factory-wager/edgeconf/kvstore"
 	"github.com/factory-wager/edgeconf/refs"
 	"github.com/factory-wager/edgeconf/report"
 )
@@ -63,11 +64,16 @@ type lkgFile struct {
 // Resolve reads the overrides, resolves their references and applies them
 // over the file layers. When the store cannot be read it serves the
 // last-known-good overrides (Source SourceLKG) and says why in StoreErr;
-// with no last-known-good copy it returns the store's error. After a
+// with no last-known-good copy, or when the store refused the credentials
+// (kvstore.ErrAccessDenied: a wrong token is a mistake to fix, not an
+// outage to ride out), it returns the store's error. After a
 // resolve whose result is valid it replaces the last-known-good copy; an
 // invalid configuration never does.
 func (m *Manager) Resolve(ctx context.Context) (*Snapshot, error) {
 	recs, err := m.List(ctx, "")
+	if errors.Is(err, kvstore.ErrAccessDenied) {
+		return nil, fmt.Errorf("%w (the token was refused: fix the credentials; the last-known-good copy is for outages)", err)
+	}
 	if err != nil {
 		lkg, lerr := m.readLKG()
 		if lerr != nil {

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 
@@ -9,6 +10,7 @@ import (
 
 	"github.com/factory-wager/edgeconf/cloudflare"
 	"github.com/factory-wager/edgeconf/config"
+	"github.com/factory-wager/edgeconf/kvstore"
 	"github.com/factory-wager/edgeconf/report"
 	"github.com/factory-wager/edgeconf/target"
 )
@@ -97,8 +99,12 @@ func validateEffective(d *deps, g *globalOptions, s *session) *report.Report {
 	snap, err := s.snapshot(d)
 	if err != nil {
 		r := config.Validate(s.doc, config.ValidateOptions{Now: d.Now()})
+		why := "the overrides could not be read and there is no last-known-good copy"
+		if errors.Is(err, kvstore.ErrAccessDenied) {
+			why = "the store refused the credentials (the last-known-good copy is not used for that)"
+		}
 		r.AddFinding("overrides", report.Finding{Severity: report.Invalid, Rule: "store-unavailable", Location: s.store.target,
-			Message: fmt.Sprintf("store-unavailable: the overrides could not be read and there is no last-known-good copy, so this report covers the file alone: %v", err)})
+			Message: fmt.Sprintf("store-unavailable: %s, so this report covers the file alone: %v", why, err)})
 		return r
 	}
 	r := s.mgr.Validate(s.ctx, snap, d.Now())
