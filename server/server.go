@@ -94,6 +94,11 @@ type Options struct {
 	Now     func() time.Time
 	Logger  *slog.Logger
 	Assets  fs.FS // the dashboard; nil means web.Assets()
+	// Buckets answer the presigned URLs of local R2 buckets at
+	// /r2/NAME (localfs.Store.Handler): the URL's signature authorises
+	// the request, not a dashboard token, and the object store's own
+	// limits bound the body rather than MaxBody. Optional.
+	Buckets map[string]http.Handler
 }
 
 // Database is a D1 database the configuration binds.
@@ -206,6 +211,15 @@ func (s *Server) Handler() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if !s.hosts[strings.ToLower(r.Host)] {
 			writeError(w, http.StatusMisdirectedRequest, "host %q is not served here (allowed: %s)", r.Host, strings.Join(s.o.Hosts, ", "))
+			return
+		}
+		if name, ok := strings.CutPrefix(r.URL.Path, "/r2/"); ok {
+			if b := s.o.Buckets[name]; b != nil {
+				w.Header().Set("X-Content-Type-Options", "nosniff")
+				b.ServeHTTP(w, r)
+				return
+			}
+			writeError(w, http.StatusNotFound, "no local R2 bucket %q is served here", name)
 			return
 		}
 		if r.ContentLength > s.o.MaxBody {

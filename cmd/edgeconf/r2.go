@@ -13,6 +13,7 @@ import (
 	"os"
 	"path"
 	"sort"
+	"strconv"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -524,8 +525,10 @@ secret: edgeconf prints it on stdout and nowhere else.
 With --remote it is an S3 SigV4 URL of R2 (R2 serves presigned URLs only on
 its r2.cloudflarestorage.com endpoint, not on custom domains). -o json prints
 {url, method, expires}. Locally it is
-signed with a key kept in the bucket folder and served by whatever mounts the
-local buckets' handler at --base-url (default ` + localR2BaseURL + `BUCKET).`,
+signed with a key kept in the bucket folder and served by edgeconf serve at
+/r2/BUCKET: the default --base-url is http://127.0.0.1:PORT/r2/BUCKET with
+the configuration's ports.dashboard, serve's default address (` + localR2BaseURL + `BUCKET
+without a configuration).`,
 		Args: usageArgs(cobra.ExactArgs(1)),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if err := output.check(); err != nil {
@@ -537,6 +540,9 @@ local buckets' handler at --base-url (default ` + localR2BaseURL + `BUCKET).`,
 			}
 			if baseURL != "" && o.g.target.Remote {
 				return usageErrorf("--base-url is for local buckets only")
+			}
+			if baseURL == "" && !o.g.target.Remote {
+				baseURL = localPresignBase(d, g, bucketArg)
 			}
 			b, err := openR2(d, g, o, bucketArg, baseURL)
 			if err != nil {
@@ -558,7 +564,7 @@ local buckets' handler at --base-url (default ` + localR2BaseURL + `BUCKET).`,
 	output = addResultFlag(cmd.Flags())
 	dayDurationVar(cmd.Flags(), &expires, "expires", time.Hour, "how long the URL works (1s to 7d; accepts days: 7d)")
 	cmd.Flags().StringVar(&method, "method", "GET", "the request the URL allows: GET, HEAD, PUT or DELETE")
-	cmd.Flags().StringVar(&baseURL, "base-url", "", "local buckets: where the URL points (default "+localR2BaseURL+"BUCKET)")
+	cmd.Flags().StringVar(&baseURL, "base-url", "", "local buckets: where the URL points (default http://127.0.0.1:ports.dashboard/r2/BUCKET, where edgeconf serve answers it)")
 	return cmd
 }
 
@@ -571,4 +577,20 @@ func openR2Fetcher(d *deps, doc *config.Document, remote bool) (refs.Fetcher, fu
 		return nil, nil, &exitError{code: exitFailed, err: err}
 	}
 	return f, closeAll, nil
+}
+
+// localPresignBase is where a local presigned URL of arg's bucket points
+// by default: edgeconf serve's address (127.0.0.1:ports.dashboard), or ""
+// (the target package's default) when the configuration or the bucket
+// cannot be read, in which case opening the bucket says why.
+func localPresignBase(d *deps, g *globalOptions, arg string) string {
+	ref, err := resolveBucket(d, g, arg)
+	if err != nil {
+		return ""
+	}
+	doc, err := config.Load(g.configPath(d), config.LoadOptions{Env: g.Env, LookupEnv: d.LookupEnv})
+	if doc == nil || err != nil && !errors.As(err, new(config.Problems)) {
+		return ""
+	}
+	return "http://127.0.0.1:" + strconv.Itoa(doc.Config.Ports.Dashboard) + "/r2/" + ref.Name
 }

@@ -21,6 +21,7 @@ import (
 	"github.com/factory-wager/edgeconf/deploy"
 	"github.com/factory-wager/edgeconf/kvstore"
 	"github.com/factory-wager/edgeconf/monitor"
+	"github.com/factory-wager/edgeconf/objstore"
 	"github.com/factory-wager/edgeconf/overrides"
 	"github.com/factory-wager/edgeconf/server"
 	"github.com/factory-wager/edgeconf/target"
@@ -235,6 +236,13 @@ func runServe(ctx context.Context, d *deps, g *globalOptions, opts *serveOptions
 			}
 		}
 	}
+	buckets, closeBuckets, err := localBucketHandlers(d, g, doc, addr)
+	if err != nil {
+		ln.Close()
+		return err
+	}
+	defer closeBuckets()
+	so.Buckets = buckets
 	srv, err = server.New(so)
 	if err != nil {
 		ln.Close()
@@ -294,4 +302,37 @@ func d1CacheGauges(d *deps, g *globalOptions, doc *config.Document, p monitor.Pr
 		}
 		return st.Gauges(), nil
 	})
+}
+
+// localBucketHandlers opens the configuration's R2 buckets in the local
+// state folder, so that serve answers their presigned URLs at
+// http://ADDR/r2/NAME — where r2 presign points by default when serve
+// listens on ports.dashboard. With --remote there are none: R2 answers
+// its own presigned URLs.
+func localBucketHandlers(d *deps, g *globalOptions, doc *config.Document, addr string) (map[string]http.Handler, func(), error) {
+	handlers := map[string]http.Handler{}
+	var open []*r2Bucket
+	closeAll := func() {
+		for _, b := range open {
+			_ = b.Close()
+		}
+	}
+	if g.target.Remote {
+		return handlers, closeAll, nil
+	}
+	for _, rb := range doc.Config.Cloudflare.R2Buckets {
+		if _, dup := handlers[rb.Bucket]; dup || objstore.CheckBucketName(rb.Bucket) != nil {
+			continue // an invalid name is validate's to report
+		}
+		b, err := openBucket(d, r2BucketRef{Name: rb.Bucket}, false, "http://"+addr+"/r2/"+rb.Bucket)
+		if err != nil {
+			closeAll()
+			return nil, nil, err
+		}
+		open = append(open, b)
+		if h, ok := b.store.(interface{ Handler() http.Handler }); ok {
+			handlers[rb.Bucket] = h.Handler()
+		}
+	}
+	return handlers, closeAll, nil
 }

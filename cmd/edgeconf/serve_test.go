@@ -1,10 +1,12 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"io"
 	"net/http"
+	"os"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -80,6 +82,46 @@ func TestServe(t *testing.T) {
 	}
 	if code, _ := get("GET", "/", ""); code != 200 {
 		t.Errorf("dashboard page: %d", code)
+	}
+	// serve answers the presigned URLs of the local buckets at /r2/NAME,
+	// with no dashboard token: the signature is the authorisation.
+	live := func(d *deps) { d.Stdin, d.Now = strings.NewReader("hello r2"), time.Now } // serve checks expiry on the real clock
+	code, out, errOut = runCLIWith(t, map[string]string{"EDGECONF_STATE_DIR": state}, live, "r2", "put", "FILES/hello.txt", "-c", example)
+	if code != 0 {
+		t.Fatalf("r2 put: %d %s %s", code, out, errOut)
+	}
+	code, out, errOut = runCLIWith(t, map[string]string{"EDGECONF_STATE_DIR": state}, live, "r2", "presign", "FILES/hello.txt", "--base-url", base+"/r2/quantum-files", "-q", "-c", example)
+	if code != 0 {
+		t.Fatalf("r2 presign: %d %s %s", code, out, errOut)
+	}
+	for url, want := range map[string]int{strings.TrimSpace(out): 200, strings.Replace(strings.TrimSpace(out), "signature=", "signature=0", 1): 403, base + "/r2/nope?k=1": 404} {
+		res, err := http.Get(url)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(res.Body)
+		res.Body.Close()
+		if res.StatusCode != want || want == 200 && string(b) != "hello r2" {
+			t.Errorf("GET %s: %d %q, want %d", url, res.StatusCode, b, want)
+		}
+	}
+}
+
+// TestR2Presign_DefaultPointsAtServe: a local presigned URL points where
+// serve listens by default, 127.0.0.1:ports.dashboard.
+func TestR2Presign_DefaultPointsAtServe(t *testing.T) {
+	dir := t.TempDir()
+	src, err := os.ReadFile(example)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := filepath.Join(dir, "cloudflare-config.yaml")
+	if err := os.WriteFile(cfg, bytes.Replace(src, []byte("dashboard: 3000"), []byte("dashboard: 3999"), 1), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	code, out, errOut := runCLI(t, nil, "r2", "presign", "FILES/a.txt", "-q", "-c", cfg)
+	if code != 0 || !strings.HasPrefix(out, "http://127.0.0.1:3999/r2/quantum-files?") {
+		t.Errorf("presign: %d %q %s", code, out, errOut)
 	}
 }
 
