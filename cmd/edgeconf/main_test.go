@@ -296,3 +296,21 @@ func TestSeam(t *testing.T) {
 		t.Errorf("schema seam: called=%v err=%v", called, err)
 	}
 }
+
+// TestUsageHint_NamesTheCommand: a usage error points at the help of the
+// command that refused it.
+func TestUsageHint_NamesTheCommand(t *testing.T) {
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"get", "nope.path", "-c", example}, "Run 'edgeconf get --help' for usage."},
+		{[]string{"r2", "get", "FILES", "-c", example}, "Run 'edgeconf r2 get --help' for usage."},
+		{[]string{"nosuchcommand"}, "Run 'edgeconf --help' for usage."},
+	} {
+		code, _, errOut := runCLI(t, nil, tc.args...)
+		if code != exitUsage || !strings.Contains(errOut, tc.want) {
+			t.Errorf("%v: exit %d, stderr %q; want %q", tc.args, code, errOut, tc.want)
+		}
+	}
+}

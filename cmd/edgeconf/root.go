@@ -80,7 +80,7 @@ func run(d *deps, args []string) int {
 	}
 	root := newRootCmd(d, args)
 	root.SetArgs(args)
-	err := root.ExecuteContext(ctx)
+	cmd, err := root.ExecuteContextC(ctx)
 	if err == nil {
 		return exitOK
 	}
@@ -100,7 +100,11 @@ func run(d *deps, args []string) int {
 	if err != nil {
 		fmt.Fprintf(d.Stderr, "edgeconf: %v\n", err)
 		if code == exitUsage {
-			fmt.Fprintln(d.Stderr, "Run 'edgeconf --help' for usage.")
+			path := "edgeconf"
+			if cmd != nil {
+				path = cmd.CommandPath() // the command that refused, not the root
+			}
+			fmt.Fprintf(d.Stderr, "Run '%s --help' for usage.\n", path)
 		}
 	}
 	return code
