@@ -16,9 +16,11 @@ const maxFlagDays = 36500
 // "90m". A day is 24 hours.
 type dayDuration struct{ d *time.Duration }
 
+// String is the flag's value; zero is "0", which pflag takes for "no
+// default" (the usage text says what zero means, e.g. never).
 func (v dayDuration) String() string {
-	if v.d == nil {
-		return "0s"
+	if v.d == nil || *v.d == 0 {
+		return "0"
 	}
 	return v.d.String()
 }

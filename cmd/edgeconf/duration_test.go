@@ -37,7 +37,7 @@ func TestParseDayDuration(t *testing.T) {
 	}
 	var d time.Duration
 	v := dayDuration{&d}
-	if err := v.Set("7d"); err != nil || v.String() != "168h0m0s" || v.Type() != "duration" || (dayDuration{}).String() != "0s" {
+	if err := v.Set("7d"); err != nil || v.String() != "168h0m0s" || v.Type() != "duration" || (dayDuration{}).String() != "0" {
 		t.Errorf("flag value: %v %q", err, v.String())
 	}
 }

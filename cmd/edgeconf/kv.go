@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
@@ -164,6 +165,11 @@ func newKVPutCmd(d *deps, o *kvOptions) *cobra.Command {
 			}
 			return withKV(cmd.Context(), d, o, true, func(s kvstore.Store) error {
 				if err := s.Put(cmd.Context(), args[0], value, opts); err != nil {
+					// A broken limit (key name, TTL, metadata) is checked
+					// before anything is sent: the arguments are wrong.
+					if le := (*kvstore.LimitError)(nil); errors.As(err, &le) {
+						return usageErrorf("%v", err)
+					}
 					return err
 				}
 				return output.result(d.Stdout, map[string]any{"key": args[0], "bytes": len(value), "written": true},

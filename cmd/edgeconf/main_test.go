@@ -150,7 +150,7 @@ func TestValidate_ExitCodesAndFormats(t *testing.T) {
 			}
 		}},
 		{"bad flag exits 2", []string{"validate", "--nope"}, nil, 2, func(t *testing.T, _, errOut string) {
-			if !strings.Contains(errOut, "unknown flag: --nope") || !strings.Contains(errOut, "edgeconf --help") {
+			if !strings.Contains(errOut, "unknown flag: --nope") || !strings.Contains(errOut, "edgeconf validate --help") {
 				t.Errorf("stderr: %s", errOut)
 			}
 		}},

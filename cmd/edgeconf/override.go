@@ -17,6 +17,7 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"github.com/factory-wager/edgeconf/config"
+	"github.com/factory-wager/edgeconf/kvstore"
 	"github.com/factory-wager/edgeconf/overrides"
 )
 
@@ -91,6 +92,9 @@ func runOverrideSet(ctx context.Context, d *deps, g *globalOptions, o *overrideS
 			return usageErrorf("VALUE is empty; to remove an override use: edgeconf override delete %s", o.Path)
 		}
 	}
+	if o.TTL != 0 && o.TTL < kvstore.MinTTL {
+		return usageErrorf("--ttl %s is below Workers KV's minimum of %s", o.TTL, kvstore.MinTTL)
+	}
 	s, err := openSession(ctx, d, g, true, o.By, false)
 	if err != nil {
 		return err
@@ -100,7 +104,15 @@ func runOverrideSet(ctx context.Context, d *deps, g *globalOptions, o *overrideS
 	rec, err := s.mgr.Set(ctx, o.Path, value, overrides.SetOptions{TTL: o.TTL, Ref: o.Ref})
 	var refused *overrides.RefusedError
 	if errors.As(err, &refused) {
-		return &exitError{code: exitFailed, err: refused}
+		code := exitFailed
+		if unknownPath(refused) {
+			code = exitUsage // as get says of an unknown path
+		}
+		return &exitError{code: code, err: refused}
+	}
+	var limit *kvstore.LimitError
+	if errors.As(err, &limit) {
+		return usageErrorf("%v", err)
 	}
 	if err != nil {
 		return &exitError{code: exitFailed, err: err}
@@ -271,6 +283,11 @@ func newOverrideDeleteCmd(d *deps, g *globalOptions) *cobra.Command {
 				// and r2: the end state is the one asked for.
 				err := s.mgr.Delete(cmd.Context(), args[0], who(d, by))
 				if errors.Is(err, overrides.ErrNotFound) {
+					if _, perr := s.doc.CheckPath(args[0]); perr != nil {
+						// Still exit 0 (an override of a path the file
+						// dropped can be deleted), but name the likely typo.
+						fmt.Fprintf(d.Stderr, "edgeconf: warning: %v\n", perr)
+					}
 					return output.result(d.Stdout, map[string]any{"path": args[0], "deleted": false},
 						"nothing to delete: %v", err)
 				}
@@ -437,4 +454,15 @@ func writeHistory(w io.Writer, hist []overrides.AuditRecord, format string) erro
 			termsafe.String(auditValue(h.Old, h.OldRef, h.OldHash)), termsafe.String(auditValue(h.New, h.Ref, h.NewHash)))
 	}
 	return tw.Flush()
+}
+
+// unknownPath reports a refusal of a path the configuration does not have:
+// a usage error, as get says of it.
+func unknownPath(r *overrides.RefusedError) bool {
+	for _, f := range r.Findings {
+		if f.Rule == "override-path" {
+			return true
+		}
+	}
+	return false
 }

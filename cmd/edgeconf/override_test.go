@@ -39,7 +39,7 @@ func TestOverrideAndKV(t *testing.T) {
 		{"validate marks it", []string{"validate", "-o", "json", "-c", example}, 0, []string{`"kvOverride": true`}},
 		{"refused type", []string{"override", "set", "ports.main", "eighty", "-c", example}, 1, []string{"refused", `expected a whole number, got "eighty"`}},
 		{"refused rule", []string{"override", "set", "features.webgl.rolloutPercentage", "250", "-c", example}, 1, []string{"250 is outside 0..100"}},
-		{"short ttl", []string{"override", "set", "owner", "x", "--ttl", "10s", "-c", example}, 1, []string{"expiration_ttl of 10 s is below the minimum of 60 s"}},
+		{"short ttl", []string{"override", "set", "owner", "x", "--ttl", "10s", "-c", example}, 2, []string{"--ttl 10s is below Workers KV's minimum of 1m0s"}},
 		{"value and ref", []string{"override", "set", "owner", "x", "--ref", "kv://CONFIG/o", "-c", example}, 2, []string{"give a VALUE or --ref URI"}},
 		{"neither value nor ref", []string{"override", "set", "owner", "-c", example}, 2, nil},
 		{"empty yaml value", []string{"override", "set", "owner", "~", "-c", example}, 2, []string{"override delete owner"}},
@@ -54,7 +54,9 @@ func TestOverrideAndKV(t *testing.T) {
 		{"back to the file", []string{"get", "features.premium.rolloutPercentage", "-c", example}, 0, []string{"25"}},
 		{"kv put and get", []string{"kv", "put", "greeting", "hello", "--metadata", `{"by":"t"}`, "--ttl", "5m"}, 0, []string{"wrote 5 bytes to greeting"}},
 		{"kv get metadata", []string{"kv", "get", "greeting", "--metadata"}, 0, []string{`"value": "hello"`, `"by": "t"`, `"expiration": 1780315500`}},
-		{"kv put bad metadata", []string{"kv", "put", "k", "v", "--metadata", `[1]`}, 1, []string{"metadata must be a JSON object"}},
+		{"kv put bad metadata", []string{"kv", "put", "k", "v", "--metadata", `[1]`}, 2, []string{"metadata must be a JSON object"}},
+		{"kv put short ttl", []string{"kv", "put", "k", "v", "--ttl", "30s"}, 2, []string{"below the minimum of 60 s"}},
+		{"kv put dot key", []string{"kv", "put", ".", "v"}, 2, []string{`the keys "", "." and ".." are not allowed`}},
 		{"kv put value and path", []string{"kv", "put", "k", "v", "--path", bulk}, 2, nil},
 		{"kv put from file", []string{"kv", "put", "file-key", "--path", bulk}, 0, []string{"wrote"}},
 		{"kv bulk-put", []string{"kv", "bulk-put", bulk}, 0, []string{"wrote 2 pairs"}},
@@ -118,5 +120,27 @@ func TestFlags_SeeOverrides(t *testing.T) {
 	code, out, _ = runCLI(t, env, "flags", "list", "-c", example)
 	if code != 0 || !strings.Contains(out, "kv (edgeconf/v1/overrides/_base/features.premium.rolloutPercentage") {
 		t.Errorf("flags list does not name the override:\n%s", out)
+	}
+}
+
+// TestOverride_UsageErrors: an unknown path and a TTL below KV's minimum
+// are usage errors (exit 2), named plainly; deleting an override of an
+// unknown path exits 0 but warns of the likely typo.
+func TestOverride_UsageErrors(t *testing.T) {
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"override", "set", "features.premium.rolout", "10"}, `did you mean "rolloutPercentage"`},
+		{[]string{"override", "set", "ports.main", "9000", "--ttl", "30s"}, "--ttl 30s is below Workers KV's minimum of 1m0s"},
+	} {
+		code, _, errOut := runCLI(t, nil, append(tc.args, "-c", example)...)
+		if code != exitUsage || !strings.Contains(errOut, tc.want) {
+			t.Errorf("%v: exit %d, %q; want 2 and %q", tc.args, code, errOut, tc.want)
+		}
+	}
+	code, out, errOut := runCLI(t, nil, "override", "delete", "features.premium.rolout", "-c", example)
+	if code != 0 || !strings.Contains(out, "nothing to delete") || !strings.Contains(errOut, "warning: ") || !strings.Contains(errOut, "rolout") {
+		t.Errorf("delete of an unknown path: exit %d, %q %q", code, out, errOut)
 	}
 }
