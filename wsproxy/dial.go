@@ -172,6 +172,9 @@ func (d *Dialer) dial(ctx context.Context, target string, subprotocols []string)
 	if u.Hostname() == "" {
 		return nil, nil, fmt.Errorf("WebSocket URL %s: no host", redactURL(u))
 	}
+	if u.User != nil {
+		return nil, nil, fmt.Errorf("WebSocket URL %s: credentials in the URL are not sent; put them in a header", redactURL(u))
+	}
 	derr := &DialError{Target: redactURL(u)}
 	proxyURL, err := d.proxy.proxyFor(u)
 	if err != nil {

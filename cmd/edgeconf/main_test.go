@@ -314,3 +314,23 @@ func TestUsageHint_NamesTheCommand(t *testing.T) {
 		}
 	}
 }
+
+// TestUsageErrors_ExitTwo: bad arguments found before any work exit 2
+// with a message that names them, and never echo a password.
+func TestUsageErrors_ExitTwo(t *testing.T) {
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"wrangler", "import", "/nonexistent/wrangler.toml"}, "/nonexistent/wrangler.toml"},
+		{[]string{"serve", "--listen", "127.0.0.1:99999", "-c", example}, `port "99999" is not a number from 0 to 65535`},
+		{[]string{"serve", "--listen", "nocolon", "-c", example}, "--listen nocolon"},
+		{[]string{"ws", "connect", "ws://user:s3cret-pw@127.0.0.1:1/"}, "cannot carry user:password@"},
+		{[]string{"ws", "relay", "--upstream", "wss://u:s3cret-pw@example.com/"}, "cannot carry user:password@"},
+	} {
+		code, out, errOut := runCLI(t, nil, tc.args...)
+		if code != exitUsage || !strings.Contains(errOut, tc.want) || strings.Contains(out+errOut, "s3cret-pw") {
+			t.Errorf("%v: exit %d, %q %q; want 2 and %q", tc.args, code, out, errOut, tc.want)
+		}
+	}
+}

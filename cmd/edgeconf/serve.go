@@ -186,6 +186,11 @@ func runServe(ctx context.Context, d *deps, g *globalOptions, opts *serveOptions
 	if listen == "" {
 		listen = "127.0.0.1:" + strconv.Itoa(doc.Config.Ports.Dashboard)
 	}
+	if _, port, err := net.SplitHostPort(listen); err != nil {
+		return usageErrorf("--listen %s: %v", listen, err)
+	} else if n, err := strconv.Atoi(port); err != nil || n < 0 || n > 65535 {
+		return usageErrorf("--listen %s: port %q is not a number from 0 to 65535", listen, port)
+	}
 	admin, _ := d.LookupEnv(envAdminToken)
 	reader, _ := d.LookupEnv(envReadToken)
 	if admin == "" && reader == "" && !isLoopbackAddr(listen) {

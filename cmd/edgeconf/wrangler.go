@@ -81,7 +81,7 @@ cannot carry over are named in comments at the top and on standard error.`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			data, err := readBounded(args[0], wrangler.MaxFileBytes)
 			if err != nil {
-				return &exitError{code: exitFailed, err: err}
+				return failed(err) // a missing file is already a usage error
 			}
 			im, err := wrangler.Import(args[0], data)
 			if err != nil {
@@ -104,7 +104,7 @@ cannot carry over are named in comments at the top and on standard error.`,
 func readBounded(path string, max int64) ([]byte, error) {
 	f, err := os.Open(path)
 	if err != nil {
-		return nil, fmt.Errorf("read %s: %w", path, err)
+		return nil, usageErrorf("%v", err) // a missing file is a usage error; the error names it
 	}
 	defer f.Close()
 	data, err := io.ReadAll(io.LimitReader(f, max+1))

@@ -158,6 +158,10 @@ func checkWsURL(flag, raw string) error {
 	if err != nil || (u.Scheme != "ws" && u.Scheme != "wss") || u.Host == "" {
 		return usageErrorf("%s: want a ws:// or wss:// URL", flag)
 	}
+	if u.User != nil {
+		// Never echo it: the password is a secret.
+		return usageErrorf("%s: a WebSocket URL cannot carry user:password@; send credentials in a header (-H 'Authorization: Bearer …') or through the token environment flag", flag)
+	}
 	return nil
 }
 
