@@ -149,6 +149,11 @@ func Check(stmts []Statement) error {
 		if len(s.Params) > MaxParams {
 			return &LimitError{Limit: "MaxParams", Statement: i, Msg: fmt.Sprintf("%d bound parameters is more than %d", len(s.Params), MaxParams)}
 		}
+		// D1 refuses a count that does not match ("Wrong number of
+		// parameter bindings"); SQLite alone would ignore extra ones.
+		if n := Placeholders(s.SQL); n >= 0 && n != len(s.Params) {
+			return &LimitError{Limit: "ParamCount", Statement: i, Msg: fmt.Sprintf("the statement takes %d parameter(s), %d given", n, len(s.Params))}
+		}
 		for j, p := range s.Params {
 			v, err := normalize(p)
 			if err != nil {
