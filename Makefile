@@ -91,7 +91,7 @@ build: ## build bin/edgeconf (release: CGO_ENABLED=0, -trimpath -ldflags='-s -w'
 
 tools: tools-go tools-npm tools-apt ## install the pinned tools the tests need (idempotent)
 
-tools-go: ## Go tools into bin/ (staticcheck, benchstat)
+tools-go: ## Go tools into bin/ (staticcheck, benchstat, versitygw, vegeta)
 	@for spec in $(GO_TOOLS); do \
 		pkg="$${spec%@*}"; ver="$${spec##*@}"; name="$${pkg##*/}"; [[ ! $$name =~ ^v[0-9]+$$ ]] || { name="$${pkg%/*}"; name="$${name##*/}"; }; exe="$(BIN)/$$name"; \
 		if $(GO) version -m "$$exe" 2>/dev/null | grep -Eq "^[[:space:]]+mod[[:space:]]+[^[:space:]]+[[:space:]]+$$ver([[:space:]]|$$)"; then \

@@ -51,7 +51,8 @@ dependency monitor in the background. It prints the URL to open.
 
 It reads and changes the same overrides as the other commands (the local
 state folder, or with --remote the CONFIG namespace on Cloudflare); a change
-made anywhere shows in the dashboard within two seconds.
+made anywhere shows in the dashboard within about a second (the store is
+checked every second).
 
 Tokens come from the environment (or .env): DASHBOARD_TOKEN may read and
 change, DASHBOARD_READ_TOKEN may only read. Without any token the server
