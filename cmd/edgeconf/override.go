@@ -1,22 +1,22 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
-	"os"
 	"strings"
 	"text/tabwriter"
-
-	"github.com/factory-wager/edgeconf/internal/termsafe"
 	"time"
 
 	"github.com/spf13/cobra"
 	"go.yaml.in/yaml/v3"
 
 	"github.com/factory-wager/edgeconf/config"
+	"github.com/factory-wager/edgeconf/internal/atomicfile"
+	"github.com/factory-wager/edgeconf/internal/termsafe"
 	"github.com/factory-wager/edgeconf/kvstore"
 	"github.com/factory-wager/edgeconf/overrides"
 )
@@ -401,17 +401,24 @@ func newOverrideExportCmd(d *deps, g *globalOptions) *cobra.Command {
 			if format != "wrangler-bulk" {
 				return usageErrorf("unknown export format %q (want %s)", format, strings.Join(overrides.ExportFormats, ", "))
 			}
+			if err := checkOutputFile(out); err != nil {
+				return err
+			}
 			return withSession(cmd.Context(), d, g, false, "", func(s *session) error {
-				w := d.Stdout
-				if out != "" && out != "-" {
-					f, err := os.Create(out)
-					if err != nil {
-						return err
-					}
-					defer f.Close()
-					w = f
+				if out == "" || out == "-" {
+					return s.mgr.Export(cmd.Context(), d.Stdout, overrides.ExportOptions{Format: format, IncludeSecrets: includeSecrets})
 				}
-				return s.mgr.Export(cmd.Context(), w, overrides.ExportOptions{Format: format, IncludeSecrets: includeSecrets})
+				var buf bytes.Buffer
+				if err := s.mgr.Export(cmd.Context(), &buf, overrides.ExportOptions{Format: format, IncludeSecrets: includeSecrets}); err != nil {
+					return err
+				}
+				// Readable by its owner only: with --include-secrets it holds
+				// passwords. Written whole or not at all.
+				if err := atomicfile.WriteFile(out, buf.Bytes(), 0o600); err != nil {
+					return &exitError{code: exitFailed, err: fmt.Errorf("write %s: %w", out, err)}
+				}
+				fmt.Fprintf(d.Stderr, "edgeconf: wrote %s (%d bytes)\n", out, buf.Len())
+				return nil
 			})
 		},
 	}

@@ -5,9 +5,11 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strings"
 
 	"github.com/spf13/cobra"
 
+	"github.com/factory-wager/edgeconf/internal/atomicfile"
 	"github.com/factory-wager/edgeconf/wrangler"
 )
 
@@ -45,6 +47,9 @@ Without -o the file goes to standard output.`,
 			if err != nil {
 				return usageErrorf("--format: %v", err)
 			}
+			if err := checkOutputFile(out); err != nil {
+				return err
+			}
 			outDir := ""
 			if out != "" {
 				if outDir, err = filepath.Abs(filepath.Dir(out)); err != nil {
@@ -60,7 +65,7 @@ Without -o the file goes to standard output.`,
 			if err != nil {
 				return &exitError{code: exitFailed, err: err}
 			}
-			return writeOut(d.Stdout, out, data)
+			return writeOut(d, out, data)
 		},
 	}
 	cmd.Flags().StringVar(&format, "format", "toml", "toml or jsonc")
@@ -79,6 +84,9 @@ cannot carry over are named in comments at the top and on standard error.`,
 		Example: `  edgeconf wrangler import wrangler.toml`,
 		Args:    usageArgs(cobra.ExactArgs(1)),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := checkOutputFile(out); err != nil {
+				return err
+			}
 			data, err := readBounded(args[0], wrangler.MaxFileBytes)
 			if err != nil {
 				return failed(err) // a missing file is already a usage error
@@ -94,7 +102,7 @@ cannot carry over are named in comments at the top and on standard error.`,
 			for _, u := range im.Unmapped {
 				fmt.Fprintf(d.Stderr, "not carried over: %s\n", u)
 			}
-			return writeOut(d.Stdout, out, y)
+			return writeOut(d, out, y)
 		},
 	}
 	cmd.Flags().StringVarP(&out, "output", "o", "", "write to this file instead of standard output")
@@ -114,13 +122,27 @@ func readBounded(path string, max int64) ([]byte, error) {
 	return data, nil
 }
 
-func writeOut(stdout io.Writer, path string, data []byte) error {
+// writeOut writes data to stdout, or to path (saying so on stderr, so
+// that a file written is never silent).
+func writeOut(d *deps, path string, data []byte) error {
 	if path == "" {
-		_, err := stdout.Write(data)
+		_, err := d.Stdout.Write(data)
 		return err
 	}
-	if err := os.WriteFile(path, data, 0o644); err != nil {
+	if err := atomicfile.WriteFile(path, data, 0o644); err != nil {
 		return &exitError{code: exitFailed, err: fmt.Errorf("write %s: %w", path, err)}
+	}
+	fmt.Fprintf(d.Stderr, "edgeconf: wrote %s (%d bytes)\n", path, len(data))
+	return nil
+}
+
+// checkOutputFile refuses an -o FILE that is the name of a format: where
+// -o names a file, "-o json" is almost certainly a format meant for
+// another command, and would otherwise write a file called json.
+func checkOutputFile(path string) error {
+	switch strings.ToLower(path) {
+	case "json", "jsonc", "toml", "yaml", "yml", "table", "csv", "markdown", "md", "junit", "xml", "raw":
+		return usageErrorf("-o %s: here -o names the file to write (a format is --format); write -o ./%s to mean a file", path, path)
 	}
 	return nil
 }

@@ -55,7 +55,7 @@ func TestWrangler_CLIErrors(t *testing.T) {
 		{[]string{"wrangler", "generate", "-c", wranglerTestConfig, "--env", "nope"}, 2, "nope"},
 		{[]string{"wrangler", "generate", "-c", "missing.yaml"}, 2, "missing.yaml"},
 		{[]string{"wrangler", "import"}, 2, "arg"},
-		{[]string{"wrangler", "import", "no-such-file.toml"}, 1, "no-such-file.toml"},
+		{[]string{"wrangler", "import", "no-such-file.toml"}, 2, "no-such-file.toml"},
 		{[]string{"wrangler", "import", bad}, 1, "wrangler.toml"},
 	} {
 		code, stdout, stderr := runCLI(t, nil, tc.args...)
@@ -73,5 +73,33 @@ func TestWrangler_ImportNamesUnmappedOnStderr(t *testing.T) {
 	code, stdout, stderr := runCLI(t, nil, "wrangler", "import", in)
 	if code != 0 || !strings.Contains(stderr, "not carried over: triggers") || !strings.Contains(stdout, "# not carried over: triggers") {
 		t.Errorf("exit %d\nstdout %s\nstderr %s", code, stdout, stderr)
+	}
+}
+
+// TestOutputFile_NotAFormat: where -o names a file, a format name is a
+// usage error (it would write a file called json); a file written is
+// announced on stderr, and an export is readable by its owner only.
+func TestOutputFile_NotAFormat(t *testing.T) {
+	for _, args := range [][]string{
+		{"wrangler", "generate", "-c", wranglerTestConfig, "-o", "json"},
+		{"wrangler", "import", "/nonexistent.toml", "-o", "toml"},
+		{"override", "export", "--output", "json", "-c", example},
+	} {
+		code, _, errOut := runCLI(t, nil, args...)
+		if code != exitUsage || !strings.Contains(errOut, "names the file to write") {
+			t.Errorf("%v: exit %d, %q", args, code, errOut)
+		}
+	}
+	dir := t.TempDir()
+	out := filepath.Join(dir, "wrangler.toml")
+	code, _, errOut := runCLI(t, nil, "wrangler", "generate", "-c", wranglerTestConfig, "-o", out)
+	if code != 0 || !strings.Contains(errOut, "wrote "+out) {
+		t.Errorf("generate -o FILE: exit %d, %q", code, errOut)
+	}
+	exp := filepath.Join(dir, "overrides.json")
+	code, _, errOut = runCLI(t, nil, "override", "export", "--output", exp, "-c", example)
+	fi, err := os.Stat(exp)
+	if code != 0 || err != nil || fi.Mode().Perm() != 0o600 || !strings.Contains(errOut, "wrote "+exp) {
+		t.Errorf("export --output FILE: exit %d, %q, %v %v", code, errOut, fi, err)
 	}
 }
