@@ -342,9 +342,17 @@ func (m *Monitor) Critical() []string {
 }
 
 // Run probes every Interval until ctx ends.
-func (m *Monitor) Run(ctx context.Context) error {
+func (m *Monitor) Run(ctx context.Context) error { return m.RunThen(ctx, nil) }
+
+// RunThen is Run, calling afterFirst (when not nil) once the first round
+// is done: a command shows the initial states there.
+func (m *Monitor) RunThen(ctx context.Context, afterFirst func()) error {
 	for {
 		m.Round(ctx)
+		if afterFirst != nil {
+			afterFirst()
+			afterFirst = nil
+		}
 		if err := m.o.Sleep(ctx, m.Interval()); err != nil {
 			return err
 		}

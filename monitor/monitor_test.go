@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"sync"
 	"testing"
@@ -179,6 +180,29 @@ func TestRunStopsWithContext(t *testing.T) {
 	}})
 	if err := m.Run(ctx); !errors.Is(err, context.Canceled) || rounds != 3 {
 		t.Fatalf("Run = %v after %d rounds", err, rounds)
+	}
+}
+
+// TestRunThen_AfterFirstRound: afterFirst runs once, after the first
+// round has set the states and before the first sleep.
+func TestRunThen_AfterFirstRound(t *testing.T) {
+	clk := &clock{t: time.Unix(0, 0)}
+	p := &switchable{name: "kv", clk: clk}
+	ctx, cancel := context.WithCancel(context.Background())
+	var events []string
+	m, _ := New(Options{Probes: []Probe{p}, Thresholds: thresholds, Now: clk.Now, Sleep: func(ctx context.Context, d time.Duration) error {
+		events = append(events, "sleep")
+		if len(events) == 4 {
+			cancel()
+		}
+		return ctx.Err()
+	}})
+	_ = m.RunThen(ctx, func() {
+		sts := m.Statuses()
+		events = append(events, "first:"+string(sts[0].State))
+	})
+	if want := []string{"first:" + string(m.Statuses()[0].State), "sleep", "sleep", "sleep"}; !reflect.DeepEqual(events, want) || m.Statuses()[0].State == "" {
+		t.Errorf("events = %v, want %v", events, want)
 	}
 }
 

@@ -111,8 +111,10 @@ func runMonitor(ctx context.Context, d *deps, g *globalOptions, opts *monitorOpt
 		}
 		return nil
 	}
-	fmt.Fprintf(d.Stderr, "edgeconf: probing every %s; Ctrl-C stops\n", m.Interval())
-	_ = m.Run(ctx)
+	fmt.Fprintf(d.Stderr, "edgeconf: probing every %s; Ctrl-C stops; changes print as they happen\n", m.Interval())
+	_ = m.RunThen(ctx, func() {
+		_ = writeStatuses(d, m.Statuses(), opts.Output.Value) // where things stand to begin with
+	})
 	return nil
 }
 
