@@ -378,6 +378,9 @@ func (a *applier) scriptUpload(ctx context.Context, up cloudflare.Upload) error 
 		}
 		up.Migrations = &mig
 	}
+	if a.p.Plan.FirstDeploy && a.o.Canary > 0 {
+		a.res.Warnings = append(a.res.Warnings, fmt.Sprintf("no canary: this is the Worker's first version, live at once, so there is nothing to split %v %% of the traffic with", a.o.Canary))
+	}
 	a.step("upload script (live at 100 %%)")
 	tagged := up
 	up.Message, up.Tag = "", ""

@@ -8,6 +8,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -95,12 +96,17 @@ func TestApply_FirstDeployThenCanary(t *testing.T) {
 	j := &Journal{Path: filepath.Join(t.TempDir(), "deploy-journal.json")}
 	healthy := &versionProber{healthy: func(string, int) bool { return true }}
 
-	res, err := Apply(ctx, c, prepared(t, c, testSpec()), applyOpts(clk, healthy, j))
+	firstOpts := applyOpts(clk, healthy, j)
+	firstOpts.Canary = 10 // nothing to split with yet: skipped, and the result says so
+	res, err := Apply(ctx, c, prepared(t, c, testSpec()), firstOpts)
 	if err != nil {
 		t.Fatalf("first deploy: %v\nsteps: %q", err, res.Steps)
 	}
-	if res.Outcome != Promoted || res.VersionID == "" || res.Smoke == nil || !res.Smoke.Healthy {
+	if res.Outcome != Promoted || res.VersionID == "" || res.Smoke == nil || !res.Smoke.Healthy || res.Canary != nil {
 		t.Fatalf("first deploy result %+v", res)
+	}
+	if !slices.ContainsFunc(res.Warnings, func(w string) bool { return strings.Contains(w, "no canary: this is the Worker's first version") }) {
+		t.Errorf("a skipped canary is not reported: %q", res.Warnings)
 	}
 	if sp := live(t, c); len(sp) != 1 || sp[0].VersionID != res.VersionID || sp[0].Percentage != 100 {
 		t.Fatalf("live after the first deploy: %+v", sp)

@@ -129,8 +129,10 @@ func (r *Result) WriteText(w io.Writer) error {
 		fmt.Fprintf(&b, "Rolled back %s: version %s failed its gate; version %s is live at 100 %%.\n", r.Worker, r.VersionID, r.PreviousVersion)
 	case "unhealthy":
 		fmt.Fprintf(&b, "Deployed %s: version %s is live at 100 %% but failed its smoke test (nothing to roll back to).\n", r.Worker, r.VersionID)
+	case "":
+		fmt.Fprintf(&b, "Deploy of %s did not finish (the error says why).\n", r.Worker)
 	default:
-		fmt.Fprintf(&b, "Deploy of %s did not finish (%s).\n", r.Worker, orDash(string(r.Outcome)))
+		fmt.Fprintf(&b, "Deploy of %s did not finish (%s).\n", r.Worker, r.Outcome)
 	}
 	for _, phase := range []struct {
 		name string
@@ -138,7 +140,7 @@ func (r *Result) WriteText(w io.Writer) error {
 	}{{"smoke test", r.Smoke}, {"canary", r.Canary}} {
 		name, g := phase.name, phase.g
 		if g != nil {
-			fmt.Fprintf(&b, "  %s: %d probes, %d failed, p50 %.0f ms, p95 %.0f ms", name, g.Probes, g.Failures, g.P50ms, g.P95ms)
+			fmt.Fprintf(&b, "  %s: %d %s, %d failed, p50 %.0f ms, p95 %.0f ms", name, g.Probes, plural(g.Probes, "probe", "probes"), g.Failures, g.P50ms, g.P95ms)
 			if g.RecordedErrors > 0 || g.Requests > 0 {
 				fmt.Fprintf(&b, ", %d unhandled error(s) recorded in %d requests", g.RecordedErrors, g.Requests)
 			}
@@ -153,4 +155,11 @@ func (r *Result) WriteText(w io.Writer) error {
 	}
 	_, err := io.WriteString(w, b.String())
 	return err
+}
+
+func plural(n int, one, many string) string {
+	if n == 1 {
+		return one
+	}
+	return many
 }
