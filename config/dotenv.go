@@ -22,6 +22,11 @@ func dotenvError(path string, err error) error {
 		return fmt.Errorf("read %s: malformed (want NAME=value lines; the text is not shown, it may hold secrets)", path)
 	}
 	reason := msg[:i]
+	if strings.Contains(reason, "in variable name") {
+		// godotenv names the character it stopped at (often the line
+		// break after a name with a space in it); say what a line wants.
+		reason = "not NAME=value (a name is letters, digits, _ and ., with no spaces, then =)"
+	}
 	line := 0
 	if rest, uerr := strconv.Unquote(msg[i+len(" near "):]); uerr == nil {
 		if data, rerr := os.ReadFile(path); rerr == nil && strings.HasSuffix(string(data), rest) {
