@@ -456,7 +456,7 @@ func orDash(s string) string {
 
 func idNote(id string) string {
 	if id == "" {
-		return " (not provisioned yet)"
+		return " (no id in the file: deploy finds or creates it by name)"
 	}
 	return " (" + id + ")"
 }

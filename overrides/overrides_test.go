@@ -228,7 +228,7 @@ func TestResolve_EffectiveConfigAndProvenance(t *testing.T) {
 		t.Errorf("kvOverride/crossApiRef marks = %v", marks)
 	}
 	lines := reportLines(r)
-	if !strings.Contains(lines, "Warning ref-unresolved") || !strings.Contains(lines, "crossReferences[1]: r2://FILES/certs/tls.pem was not checked") || !strings.Contains(lines, "R2 references: resolver not available yet") {
+	if !strings.Contains(lines, "Warning ref-unresolved") || !strings.Contains(lines, "crossReferences[1]: r2://FILES/certs/tls.pem was not checked") || !strings.Contains(lines, "R2 references: reference cannot be resolved here") {
 		t.Errorf("R2 cross-reference must say not available yet:\n%s", lines)
 	}
 	if strings.Contains(lines, "crossReferences[0]") {

@@ -130,8 +130,10 @@ func validBinding(s string) bool {
 	return true
 }
 
-// ErrNotAvailable is returned for a reference kind with no resolver yet.
-var ErrNotAvailable = errors.New("resolver not available yet")
+// ErrNotAvailable is returned for a reference that cannot be resolved
+// where the command runs: a kind with no resolver (do://), or a store with
+// no credentials or no data yet; the error says which.
+var ErrNotAvailable = errors.New("reference cannot be resolved here")
 
 // ErrCycle is returned when kv:// references lead back to themselves.
 var ErrCycle = errors.New("reference cycle")

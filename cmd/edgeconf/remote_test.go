@@ -61,7 +61,8 @@ func TestRemote(t *testing.T) {
 	step("override set", 0, []string{"(rev 1, by remote-tester)"}, "override", "set", "features.premium.rolloutPercentage", "35", "--remote", "-c", example)
 	step("override get", 0, []string{`"rev": 1`}, "override", "get", "features.premium.rolloutPercentage", "-o", "json", "--remote", "-c", example)
 	step("local is separate", 1, []string{"no override"}, "override", "get", "features.premium.rolloutPercentage", "-c", example)
-	step("validate: bucket and database missing", 1, []string{"r2 bucket quantum-files does not exist in account " + account, "d1 database quantum-db does not exist", `"kvOverride": true`},
+	step("validate: bucket and database missing", 1, []string{"r2 bucket quantum-files does not exist in account " + account, "d1 database quantum-db does not exist", `"kvOverride": true`,
+		`"location": "../../cloudflare-config.yaml:33:`}, // the binding's place in the file
 		"validate", "--remote", "-o", "json", "-c", example)
 	if _, _, err := client.EnsureBucket(ctx, "quantum-files"); err != nil {
 		t.Fatal(err)

@@ -148,6 +148,6 @@ func checkRemote(ctx context.Context, d *deps, g *globalOptions, doc *config.Doc
 		if p.Missing() {
 			msg = fmt.Sprintf("%s %s does not exist in account %s (deploy provisions it)", p.Kind, p.Name, creds.AccountID)
 		}
-		r.AddFinding(section, report.Finding{Severity: report.Invalid, Rule: "remote-" + strings.ReplaceAll(p.Kind, " ", "-"), Path: section, Location: "account " + creds.AccountID, Message: msg})
+		r.AddFinding(section, report.Finding{Severity: report.Invalid, Rule: "remote-" + strings.ReplaceAll(p.Kind, " ", "-"), Path: section, Location: doc.Pos(section).String(), Message: msg})
 	}
 }
