@@ -15,7 +15,6 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"github.com/factory-wager/edgeconf/config"
-	"github.com/factory-wager/edgeconf/internal/atomicfile"
 	"github.com/factory-wager/edgeconf/internal/termsafe"
 	"github.com/factory-wager/edgeconf/kvstore"
 	"github.com/factory-wager/edgeconf/overrides"
@@ -405,20 +404,13 @@ func newOverrideExportCmd(d *deps, g *globalOptions) *cobra.Command {
 				return err
 			}
 			return withSession(cmd.Context(), d, g, false, "", func(s *session) error {
-				if out == "" || out == "-" {
-					return s.mgr.Export(cmd.Context(), d.Stdout, overrides.ExportOptions{Format: format, IncludeSecrets: includeSecrets})
-				}
 				var buf bytes.Buffer
 				if err := s.mgr.Export(cmd.Context(), &buf, overrides.ExportOptions{Format: format, IncludeSecrets: includeSecrets}); err != nil {
 					return err
 				}
-				// Readable by its owner only: with --include-secrets it holds
-				// passwords. Written whole or not at all.
-				if err := atomicfile.WriteFile(out, buf.Bytes(), 0o600); err != nil {
-					return &exitError{code: exitFailed, err: fmt.Errorf("write %s: %w", out, err)}
-				}
-				fmt.Fprintf(d.Stderr, "edgeconf: wrote %s (%d bytes)\n", out, buf.Len())
-				return nil
+				// A file is readable by its owner only: with
+				// --include-secrets it holds passwords.
+				return writeOutMode(d, out, buf.Bytes(), 0o600)
 			})
 		},
 	}

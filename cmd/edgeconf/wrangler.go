@@ -124,12 +124,15 @@ func readBounded(path string, max int64) ([]byte, error) {
 
 // writeOut writes data to stdout, or to path (saying so on stderr, so
 // that a file written is never silent).
-func writeOut(d *deps, path string, data []byte) error {
-	if path == "" {
+func writeOut(d *deps, path string, data []byte) error { return writeOutMode(d, path, data, 0o644) }
+
+// writeOutMode is writeOut with the file's permissions.
+func writeOutMode(d *deps, path string, data []byte, perm os.FileMode) error {
+	if path == "" || path == "-" {
 		_, err := d.Stdout.Write(data)
 		return err
 	}
-	if err := atomicfile.WriteFile(path, data, 0o644); err != nil {
+	if err := atomicfile.WriteFile(path, data, perm); err != nil {
 		return &exitError{code: exitFailed, err: fmt.Errorf("write %s: %w", path, err)}
 	}
 	fmt.Fprintf(d.Stderr, "edgeconf: wrote %s (%d bytes)\n", path, len(data))
