@@ -55,7 +55,7 @@ Warning), 1 otherwise, 2 for a usage error such as a missing file.`,
 			return runValidate(cmd.Context(), d, g, opts)
 		},
 	}
-	cmd.Flags().StringVarP(&opts.Output, "output", "o", "table", "output format: table, json, csv, markdown or junit")
+	cmd.Flags().StringVarP(&opts.Output, "output", "o", "table", "output format: table, json, csv, markdown (md) or junit (xml)")
 	cmd.Flags().BoolVar(&opts.Strict, "strict", false, "fail (exit 1) on warnings too")
 	g.target.add(cmd.Flags())
 	return cmd
