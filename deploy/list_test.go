@@ -42,6 +42,9 @@ func TestListsAndStatus(t *testing.T) {
 				Canary: &GateReport{Probes: 5, Failures: 2, Reason: "error rate"}, Warnings: []string{"w"}}).WriteText(&b)
 		},
 		func() error { return (&Result{Worker: "app", Outcome: "failed"}).WriteText(&b) },
+		func() error {
+			return (&Result{Worker: "one", Smoke: &GateReport{Probes: 1, Healthy: true}}).WriteText(&b)
+		},
 	} {
 		if err := write(); err != nil {
 			t.Fatal(err)
@@ -51,7 +54,8 @@ func TestListsAndStatus(t *testing.T) {
 	if strings.Contains(out, "\x1b") {
 		t.Errorf("a control character reached the output:\n%q", out)
 	}
-	for _, want := range []string{"VERSION", "(live)", "100%", "tag ec-", "Deployed app", "is up to date", "Rolled back app", "canary: 5 probes, 2 failed", "warning: w", "did not finish"} {
+	for _, want := range []string{"VERSION", "(live)", "100%", "tag ec-", "Deployed app", "is up to date", "Rolled back app", "canary: 5 probes, 2 failed", "warning: w", "did not finish (failed)",
+		"Deploy of one did not finish (the error says why)", "smoke test: 1 probe, 0 failed"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("output lacks %q:\n%s", want, out)
 		}

@@ -60,6 +60,14 @@ func TestRemote(t *testing.T) {
 	step("kv list", 0, []string{`"name": "greeting"`}, "kv", "list", "--remote", "-c", example)
 	step("override set", 0, []string{"(rev 1, by remote-tester)"}, "override", "set", "features.premium.rolloutPercentage", "35", "--remote", "-c", example)
 	step("override get", 0, []string{`"rev": 1`}, "override", "get", "features.premium.rolloutPercentage", "-o", "json", "--remote", "-c", example)
+	// A refused token is not an outage: no fallback to the copy the get
+	// above saved, exit 1, and validate says the credentials were refused.
+	step("get saves a last-known-good copy", 0, []string{"35"}, "get", "features.premium.rolloutPercentage", "--remote", "-c", example)
+	goodToken := env["CLOUDFLARE_API_TOKEN"]
+	env["CLOUDFLARE_API_TOKEN"] = "wrong-token-0123456789"
+	step("get with a refused token", 1, []string{"token was refused"}, "get", "features.premium.rolloutPercentage", "--remote", "-c", example)
+	step("validate with a refused token", 1, []string{"the store refused the credentials"}, "validate", "--remote", "-c", example)
+	env["CLOUDFLARE_API_TOKEN"] = goodToken
 	step("local is separate", 1, []string{"no override"}, "override", "get", "features.premium.rolloutPercentage", "-c", example)
 	step("validate: bucket and database missing", 1, []string{"r2 bucket quantum-files does not exist in account " + account, "d1 database quantum-db does not exist", `"kvOverride": true`,
 		`"location": "../../cloudflare-config.yaml:33:`}, // the binding's place in the file

@@ -161,3 +161,34 @@ func TestMonitorOnce(t *testing.T) {
 		t.Fatalf("alerts after a critical probe: exit %d\n%s", code, out)
 	}
 }
+
+// TestMonitor_PrintsFirstStates: the continuous monitor shows where every
+// dependency stands after its first round, then waits for changes; Ctrl-C
+// (the context) ends it with exit 0.
+func TestMonitor_PrintsFirstStates(t *testing.T) {
+	var stdout, stderr lockedBuffer
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	state := filepath.Join(t.TempDir(), "state")
+	d := &deps{Context: ctx, Stdin: strings.NewReader(""), Stdout: &stdout, Stderr: &stderr, Now: time.Now,
+		LookupEnv: func(k string) (string, bool) { return map[string]string{"EDGECONF_STATE_DIR": state}[k], k == "EDGECONF_STATE_DIR" }}
+	done := make(chan int, 1)
+	go func() { done <- run(d, []string{"monitor", "-c", example}) }()
+	deadline := time.After(20 * time.Second)
+	for !strings.Contains(stdout.String(), "DEPENDENCY") {
+		select {
+		case code := <-done:
+			t.Fatalf("monitor ended (exit %d) before printing the states:\n%s\n%s", code, stdout.String(), stderr.String())
+		case <-deadline:
+			t.Fatalf("no states after the first round:\n%s\n%s", stdout.String(), stderr.String())
+		case <-time.After(10 * time.Millisecond):
+		}
+	}
+	cancel()
+	if code := <-done; code != 0 {
+		t.Errorf("exit %d after Ctrl-C", code)
+	}
+	if out := stdout.String(); !strings.Contains(out, "kv") || !strings.Contains(stderr.String(), "probing every") {
+		t.Errorf("stdout:\n%s\nstderr:\n%s", out, stderr.String())
+	}
+}
