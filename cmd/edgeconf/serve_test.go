@@ -171,7 +171,9 @@ func TestMonitor_PrintsFirstStates(t *testing.T) {
 	defer cancel()
 	state := filepath.Join(t.TempDir(), "state")
 	d := &deps{Context: ctx, Stdin: strings.NewReader(""), Stdout: &stdout, Stderr: &stderr, Now: time.Now,
-		LookupEnv: func(k string) (string, bool) { return map[string]string{"EDGECONF_STATE_DIR": state}[k], k == "EDGECONF_STATE_DIR" }}
+		LookupEnv: func(k string) (string, bool) {
+			return map[string]string{"EDGECONF_STATE_DIR": state}[k], k == "EDGECONF_STATE_DIR"
+		}}
 	done := make(chan int, 1)
 	go func() { done <- run(d, []string{"monitor", "-c", example}) }()
 	deadline := time.After(20 * time.Second)
